@@ -1,0 +1,437 @@
+// The single source of truth for Outpost's configuration. Types are inferred from it, the JSON Schema
+// for editors (config/outpost.schema.json) is generated from it, and every example config is tested
+// against it. Units live in key names (…Ms, …Sec, …Bytes) unless a value is a size string.
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { parseSize } from './size.js'
+import { captureCount, parseFilter, parseTemplate } from './topic-pattern.js'
+
+/** A byte size: a whole number of bytes or a string such as "512MiB" or "1GiB". */
+const size = (what: string) =>
+  z
+    .union([z.number().int().nonnegative(), z.string()])
+    .transform((value, ctx) => {
+      if (typeof value === 'number') return value
+      const bytes = parseSize(value)
+      if (bytes === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected ${what} as a number of bytes or a size such as "512MiB" or "1GiB", got "${value}"`,
+        })
+        return z.NEVER
+      }
+      return bytes
+    })
+    .meta({ description: `${what}: bytes, or a size string such as "512MiB"` })
+
+const port = z.number().int().min(0).max(65535)
+const host = z.string().min(1)
+const filePath = z.string().min(1)
+// Names end up in metric labels, cursor keys and default client ids: keep them plain.
+const name = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'expected 1-64 letters, digits, "_", "-" or "." (starting with a letter or digit)',
+  )
+
+const topicFilter = z.string().superRefine((value, ctx) => {
+  const parsed = parseFilter(value)
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error })
+})
+
+const tcpListener = z.strictObject({
+  type: z.literal('tcp'),
+  host: host.default('127.0.0.1'),
+  port: port.default(1883),
+})
+const tlsListener = z.strictObject({
+  type: z.literal('tls'),
+  host: host.default('0.0.0.0'),
+  port: port.default(8883),
+  certFile: filePath,
+  keyFile: filePath,
+  caFile: filePath
+    .optional()
+    .describe('CA for client certificates; with requireClientCert devices must present one (mTLS).'),
+  requireClientCert: z.boolean().default(false),
+})
+const wsListener = z.strictObject({
+  type: z.literal('ws'),
+  host: host.default('127.0.0.1'),
+  port: port.default(8080),
+  path: z.string().startsWith('/').default('/mqtt'),
+})
+const listener = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener])
+
+const user = z.strictObject({
+  username: z.string().min(1),
+  passwordHash: z
+    .string()
+    .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {
+      message: 'expected a hash line from `outpost passwd USER` (scrypt$N$r$p$salt$hash)',
+    })
+    .describe('A hash line from `outpost passwd USER`: scrypt$N$r$p$salt$hash (base64)'),
+  publish: z
+    .array(topicFilterWithUser())
+    .default(['#'])
+    .describe('Topic filters this user may publish to; %u is replaced by the username.'),
+  subscribe: z
+    .array(topicFilterWithUser())
+    .default(['#'])
+    .describe('Topic filters this user may subscribe to; %u is replaced by the username.'),
+})
+
+function topicFilterWithUser() {
+  return z.string().superRefine((value, ctx) => {
+    const parsed = parseFilter(value.replaceAll('%u', 'user'))
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error })
+  })
+}
+
+const broker = z.strictObject({
+  listeners: z
+    .array(listener)
+    .min(1)
+    .default([{ type: 'tcp', host: '127.0.0.1', port: 1883 }]),
+  allowAnonymous: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Devices may connect without a username. Only on loopback listeners unless forceAnonymous is set.',
+    ),
+  forceAnonymous: z.boolean().default(false),
+  users: z.array(user).default([]),
+  maxPacketBytes: size('maxPacketBytes')
+    .default(262144)
+    .describe('A packet larger than this disconnects its client (counted and logged).'),
+})
+
+const durability = z.enum(['fsync', 'batch', 'none'])
+
+const outbox = z.strictObject({
+  durability: durability
+    .default('fsync')
+    .describe(
+      'fsync: PUBACK after the batch is on disk. batch: fsync at most every syncIntervalMs. none: OS buffers.',
+    ),
+  syncIntervalMs: z.number().int().min(1).max(60000).default(100),
+  maxBytes: size('maxBytes').default(2 ** 30),
+  maxMessages: z.number().int().positive().optional(),
+  maxAgeSec: z.number().int().positive().optional(),
+  whenFull: z.enum(['reject', 'drop-oldest']).default('reject'),
+  minFreeDiskBytes: size('minFreeDiskBytes')
+    .default(64 * 2 ** 20)
+    .describe('Below this much free disk space, appends are refused (reason "disk") before the disk fills.'),
+  reserveBytes: size('reserveBytes')
+    .default(8 * 2 ** 20)
+    .describe('Space set aside in the data dir and released when the disk fills, so the outbox can recover.'),
+})
+
+const backoff = z.strictObject({
+  minMs: z.number().int().min(1).default(500),
+  maxMs: z.number().int().min(1).default(30000),
+})
+
+const mqttUpstream = z.strictObject({
+  name,
+  type: z.literal('mqtt'),
+  url: z
+    .string()
+    .regex(
+      /^(mqtts?|wss?):\/\/[^/]+/,
+      'expected a URL such as mqtt://host:1883, mqtts://host:8883 or wss://host/mqtt',
+    ),
+  clientId: z.string().min(1).max(256).optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  caFile: filePath.optional(),
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+  servername: z.string().optional(),
+  rejectUnauthorized: z.boolean().default(true),
+  protocolVersion: z
+    .union([z.literal(4), z.literal(5)])
+    .default(5)
+    .describe("5 carries each message's identity as user properties; 4 (MQTT 3.1.1) cannot."),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  maxInflight: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(100)
+    .describe('Messages published and not yet acknowledged, at most.'),
+  keepaliveSec: z.number().int().min(0).max(65535).default(30),
+  connectTimeoutMs: z.number().int().min(100).default(10000),
+  reconnect: backoff.default({ minMs: 500, maxMs: 30000 }),
+  maxRatePerSec: z
+    .number()
+    .positive()
+    .optional()
+    .describe('Cap on forwarded messages per second (a long backlog must not flood a metered link).'),
+})
+
+const kafkaUpstream = z.strictObject({
+  name,
+  type: z.literal('kafka'),
+  brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1),
+  clientId: z.string().min(1).optional(),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: z.string(),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      caFile: filePath.optional(),
+      certFile: filePath.optional(),
+      keyFile: filePath.optional(),
+      servername: z.string().optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .optional(),
+  compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+  acks: z.enum(['all', 'leader']).default('all'),
+  maxInflight: z.number().int().min(1).max(100000).default(1000),
+  reconnect: backoff.default({ minMs: 500, maxMs: 30000 }),
+  maxRatePerSec: z.number().positive().optional(),
+})
+
+const upstream = z.discriminatedUnion('type', [mqttUpstream, kafkaUpstream])
+
+const route = z.strictObject({
+  match: topicFilter,
+  to: z.array(z.string()).min(1),
+  topic: z
+    .string()
+    .min(1)
+    .default('{topic}')
+    .describe('Topic upstream (a Kafka topic name for Kafka upstreams).'),
+  key: z.string().optional().describe('Kafka message key.'),
+})
+
+const downlink = z.strictObject({
+  from: z.string(),
+  match: topicFilter,
+  topic: z.string().min(1).default('{topic}'),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+})
+
+const serialDevice = z.strictObject({
+  name,
+  path: filePath,
+  baudRate: z.number().int().positive().default(9600),
+  framing: z.enum(['lines', 'cobs', 'slip']).default('lines'),
+  topic: z.string().min(1),
+  qos: z.union([z.literal(0), z.literal(1)]).default(1),
+})
+
+const http = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: host.default('127.0.0.1'),
+  port: port.default(9180),
+})
+
+const log = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+})
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional().meta({ description: 'editor hint; ignored' }),
+    gatewayId: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+        'expected letters, digits, "_", "-" or "." (no "/", "+" or "#")',
+      )
+      .optional()
+      .describe('Identifies this gateway upstream (topics, message identity). Defaults to the host name.'),
+    dataDir: filePath
+      .default('./data')
+      .describe('The outbox lives here (relative paths are relative to the working directory)'),
+    log: log.default({ level: 'info' }),
+    broker: broker.default({
+      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 1883 }],
+      allowAnonymous: false,
+      forceAnonymous: false,
+      users: [],
+      maxPacketBytes: 262144,
+    }),
+    outbox: outbox.default({
+      durability: 'fsync',
+      syncIntervalMs: 100,
+      maxBytes: 2 ** 30,
+      whenFull: 'reject',
+      minFreeDiskBytes: 64 * 2 ** 20,
+      reserveBytes: 8 * 2 ** 20,
+    }),
+    upstreams: z.array(upstream).default([]),
+    routes: z.array(route).default([]),
+    downlink: z.array(downlink).default([]),
+    devices: z.strictObject({ serial: z.array(serialDevice).default([]) }).default({ serial: [] }),
+    http: http.default({ enabled: true, host: '127.0.0.1', port: 9180 }),
+  })
+  .superRefine(checkReferences, { when: () => true })
+
+type Draft = z.output<typeof configSchema>
+
+// Runs even when other parts of the config are invalid (so every problem is reported at once), which
+// means it sees a partly parsed value: every access below is defensive.
+type Loose = Record<string, unknown>
+const list = (v: unknown): Loose[] =>
+  Array.isArray(v) ? v.filter((x): x is Loose => typeof x === 'object' && x !== null) : []
+const obj = (v: unknown): Loose => (typeof v === 'object' && v !== null ? (v as Loose) : {})
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+
+/** Checks that need the whole config: names that refer to each other, templates against their filters. */
+function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
+  const root = obj(config)
+  const upstreams = new Map<string, string>()
+  const upstreamList = Array.isArray(root.upstreams) ? (root.upstreams as unknown[]) : []
+  upstreamList.forEach((raw, i) => {
+    const u = obj(raw)
+    const uname = str(u.name)
+    if (uname === undefined) return
+    if (upstreams.has(uname)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams', i, 'name'],
+        message: `duplicate upstream name "${uname}"`,
+      })
+    }
+    upstreams.set(uname, str(u.type) ?? '?')
+    const reconnect = obj(u.reconnect)
+    if (
+      typeof reconnect.minMs === 'number' &&
+      typeof reconnect.maxMs === 'number' &&
+      reconnect.minMs > reconnect.maxMs
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams', i, 'reconnect'],
+        message: 'minMs must not exceed maxMs',
+      })
+    }
+    if (u.type === 'mqtt' && (u.certFile === undefined) !== (u.keyFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams', i, u.certFile === undefined ? 'certFile' : 'keyFile'],
+        message: 'certFile and keyFile go together (client certificate and its key)',
+      })
+    }
+  })
+  const known = [...upstreams.keys()]
+  const knownText = known.length ? known.map((n) => `"${n}"`).join(', ') : 'none are configured'
+
+  const routes = Array.isArray(root.routes) ? (root.routes as unknown[]) : []
+  routes.forEach((raw, i) => {
+    const r = obj(raw)
+    const to = Array.isArray(r.to) ? (r.to as unknown[]) : []
+    to.forEach((target, j) => {
+      if (typeof target === 'string' && !upstreams.has(target)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'to', j],
+          message: `unknown upstream "${target}" (upstreams: ${knownText})`,
+        })
+      }
+    })
+    checkTemplates(ctx, ['routes', i], str(r.match), { topic: str(r.topic) ?? '{topic}', key: str(r.key) })
+  })
+
+  const downlinks = Array.isArray(root.downlink) ? (root.downlink as unknown[]) : []
+  downlinks.forEach((raw, i) => {
+    const d = obj(raw)
+    const from = str(d.from)
+    if (from === undefined) return
+    const type = upstreams.get(from)
+    if (type === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['downlink', i, 'from'],
+        message: `unknown upstream "${from}" (upstreams: ${knownText})`,
+      })
+    } else if (type !== 'mqtt') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['downlink', i, 'from'],
+        message: `downlink needs an mqtt upstream; "${from}" is ${type}`,
+      })
+    }
+    checkTemplates(ctx, ['downlink', i], str(d.match), { topic: str(d.topic) ?? '{topic}' })
+  })
+
+  const devices = new Set<string>()
+  list(obj(root.devices).serial).forEach((d, i) => {
+    const dname = str(d.name)
+    if (dname === undefined) return
+    if (devices.has(dname)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'serial', i, 'name'],
+        message: `duplicate device name "${dname}"`,
+      })
+    }
+    devices.add(dname)
+  })
+
+  // [DESIGN] anonymous access is accepted only where every listener is loopback, unless forced.
+  const broker = obj(root.broker)
+  if (broker.allowAnonymous === true && broker.forceAnonymous !== true) {
+    const listeners = Array.isArray(broker.listeners) ? (broker.listeners as unknown[]) : []
+    listeners.forEach((raw, i) => {
+      const l = obj(raw)
+      const lhost = str(l.host) ?? (l.type === 'tls' ? '0.0.0.0' : '127.0.0.1')
+      if (!isLoopback(lhost)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['broker', 'listeners', i, 'host'],
+          message: `allowAnonymous is only accepted on loopback listeners (127.0.0.1, ::1, localhost); this one listens on "${lhost}". Add users, bind to loopback, or set broker.forceAnonymous: true`,
+        })
+      }
+    })
+  }
+}
+
+function checkTemplates(
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+  match: string | undefined,
+  templates: { topic: string; key?: string | undefined },
+): void {
+  if (match === undefined) return
+  const filter = parseFilter(match)
+  if (!filter.ok) return // reported on the filter itself
+  const captures = captureCount(filter.value)
+  for (const [field, template] of Object.entries(templates)) {
+    if (template === undefined) continue
+    const parsed = parseTemplate(template, captures, field === 'key' ? 'key' : 'topic')
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', path: [...path, field], message: parsed.error })
+  }
+}
+
+export function isLoopback(address: string): boolean {
+  if (address === 'localhost') return true
+  if (isIP(address) === 4) return address.startsWith('127.')
+  if (isIP(address) === 6) return address === '::1'
+  return false
+}
+
+/** The config as written in YAML (sizes may be strings, defaults may be missing). */
+export type ConfigInput = z.input<typeof configSchema>
+/** The validated config, defaults filled in, gatewayId resolved. */
+export type Config = Readonly<Omit<Draft, 'gatewayId'> & { gatewayId: string }>
+export type ListenerConfig = Draft['broker']['listeners'][number]
+export type UpstreamConfig = Draft['upstreams'][number]
+export type MqttUpstreamConfig = Extract<UpstreamConfig, { type: 'mqtt' }>
+export type KafkaUpstreamConfig = Extract<UpstreamConfig, { type: 'kafka' }>
+export type RouteConfig = Draft['routes'][number]
+export type DownlinkConfig = Draft['downlink'][number]
+export type OutboxConfig = Draft['outbox']
+export type UserConfig = Draft['broker']['users'][number]
+export type SerialDeviceConfig = Draft['devices']['serial'][number]
+export type Durability = z.infer<typeof durability>
