@@ -12,6 +12,12 @@ export interface LoadOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** The gateway id used when the config sets none; defaults to the host name. */
   defaultGatewayId?: string
+  /**
+   * An unset ${VAR} is an error by default (start must not run without its secrets). With 'warn' it is
+   * reported through onWarning and left as written, so a file can be checked where its secrets are not.
+   */
+  missingEnv?: 'error' | 'warn'
+  onWarning?: (problem: ConfigProblem) => void
 }
 
 export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
@@ -51,7 +57,16 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
 
 export function validateConfig(raw: unknown, file: string, options: LoadOptions = {}): Config {
   const problems: ConfigProblem[] = []
-  const substituted = substituteEnv(raw, [], options.env ?? process.env, problems)
+  const envProblems: ConfigProblem[] = []
+  const substituted = substituteEnv(
+    raw,
+    [],
+    options.env ?? process.env,
+    envProblems,
+    options.missingEnv === 'warn',
+  )
+  if (options.missingEnv === 'warn') for (const p of envProblems) options.onWarning?.(p)
+  else problems.push(...envProblems)
   const result = configSchema.safeParse(substituted, { reportInput: true })
   if (!result.success) problems.push(...result.error.issues.flatMap(toProblems))
   if (problems.length > 0 || !result.success) {
@@ -69,6 +84,7 @@ function substituteEnv(
   path: (string | number)[],
   env: Readonly<Record<string, string | undefined>>,
   problems: ConfigProblem[],
+  keepUnset: boolean,
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('$')) return value
@@ -78,13 +94,15 @@ function substituteEnv(
       if (v !== undefined && v !== '') return v
       if (fallback !== undefined) return fallback
       problems.push({ path: formatPath(path), message: `environment variable ${name} is not set` })
-      return ''
+      return keepUnset ? whole : ''
     })
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, problems))
+  if (Array.isArray(value))
+    return value.map((v, i) => substituteEnv(v, [...path, i], env, problems, keepUnset))
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, [...path, k], env, problems)
+    for (const [k, v] of Object.entries(value))
+      out[k] = substituteEnv(v, [...path, k], env, problems, keepUnset)
     return out
   }
   return value

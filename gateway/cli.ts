@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// The `outpost` command. One signal handler lives in `start`; everything else runs and exits.
+import { readFileSync } from 'node:fs'
+import { checkConfigCommand } from './cli/check-config.js'
+import { type CliIo, EXIT, println, UsageError } from './cli/io.js'
+import { outboxCommand } from './cli/outbox.js'
+import { passwdCommand } from './cli/passwd.js'
+import { startCommand } from './cli/start.js'
+
+const HELP = `outpost — MQTT edge gateway with a durable outbox
+
+usage:
+  outpost start [--config FILE]          run the gateway (default config: config/default.yaml)
+  outpost check-config FILE              validate a config, print every problem; exit 78 if invalid
+  outpost outbox stats --data-dir DIR    backlog, cursors and counters of an outbox (gateway stopped)
+  outpost outbox peek --data-dir DIR [--cursor NAME] [--limit N] [--json]
+                                         print stored records
+  outpost passwd USER                    print a password hash line for broker.users
+  outpost --help | --version
+
+exit status: 0 ok, 1 failure, 64 usage, 69 no outbox, 75 outbox in use, 78 invalid config`
+
+const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
+  start: startCommand,
+  'check-config': checkConfigCommand,
+  outbox: outboxCommand,
+  passwd: passwdCommand,
+}
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...args] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    println(command === undefined ? io.stderr : io.stdout, HELP)
+    return command === undefined ? EXIT.USAGE : EXIT.OK
+  }
+  if (command === '--version' || command === '-v') {
+    println(io.stdout, version())
+    return EXIT.OK
+  }
+  const run = COMMANDS[command]
+  if (!run) {
+    println(io.stderr, `unknown command "${command}"\n\n${HELP}`)
+    return EXIT.USAGE
+  }
+  try {
+    return await run(args, io)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      println(io.stderr, err.message)
+      return EXIT.USAGE
+    }
+    const code = (err as { code?: string }).code
+    println(io.stderr, `outpost ${command}: ${(err as Error).message}${code ? ` (${code})` : ''}`)
+    return EXIT.FAILURE
+  }
+}
+
+const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }
+main(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    console.error(err)
+    process.exitCode = EXIT.FAILURE
+  },
+)

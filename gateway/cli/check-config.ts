@@ -1,0 +1,51 @@
+// `outpost check-config FILE [--env]`: prints every problem with its path and exits 78, or "ok" and a
+// one-line summary and exits 0. Opens no socket and no data file. Unset ${VAR}s are warnings (a config
+// repo's CI has no secrets); with --env they are errors, as they are for `outpost start`.
+import { ConfigError } from '../../config/errors.js'
+import { loadConfigFile } from '../../config/load.js'
+import type { Config } from '../../config/schema.js'
+import { formatSize } from '../../config/size.js'
+import { type CliIo, EXIT, println, UsageError } from './io.js'
+
+export async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
+  const strictEnv = args.includes('--env')
+  const files = args.filter((a) => a !== '--env')
+  const file = files[0]
+  if (file === undefined || files.length > 1 || file.startsWith('-')) {
+    throw new UsageError('usage: outpost check-config FILE [--env]')
+  }
+  try {
+    const config = loadConfigFile(file, {
+      env: io.env,
+      missingEnv: strictEnv ? 'error' : 'warn',
+      onWarning: (p) =>
+        println(io.stderr, `warning: ${p.path}: ${p.message} (outpost start would refuse it)`),
+    })
+    println(io.stdout, `ok: ${file}: ${summarize(config)}`)
+    return EXIT.OK
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      println(io.stderr, err.message)
+      return EXIT.CONFIG
+    }
+    throw err
+  }
+}
+
+export function summarize(config: Config): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+  const listeners = config.broker.listeners.map((l) => `${l.type} ${l.host}:${l.port}`).join(', ')
+  const upstreams = config.upstreams.map((u) => `${u.name} ${u.type}`).join(', ')
+  const o = config.outbox
+  return [
+    `gateway ${config.gatewayId}`,
+    `listeners ${listeners}`,
+    `outbox ${o.durability} ${formatSize(o.maxBytes)} ${o.whenFull} in ${config.dataDir}`,
+    config.upstreams.length
+      ? `${plural(config.upstreams.length, 'upstream')} (${upstreams})`
+      : 'no upstreams (buffering)',
+    plural(config.routes.length, 'route'),
+    plural(config.downlink.length, 'downlink'),
+    plural(config.devices.serial.length, 'serial device'),
+  ].join('; ')
+}

@@ -1,0 +1,31 @@
+// Errors of the gateway area. Codes are a closed set; classify by code, never by message text.
+
+export const GATEWAY_ERROR_CODES = [
+  /** A publish to a reserved "$SYS/" topic. */
+  'OUTPOST_PUBLISH_RESERVED_TOPIC',
+  /** A publish the client's ACL does not allow. */
+  'OUTPOST_PUBLISH_NOT_AUTHORIZED',
+  /** A QoS 1/2 publish the outbox refused (full, disk, write failure): no PUBACK, the client is disconnected. */
+  'OUTPOST_PUBLISH_NOT_STORED',
+  /** A packet over broker.maxPacketBytes. */
+  'OUTPOST_PACKET_TOO_LARGE',
+  /** A listener could not be opened. */
+  'OUTPOST_LISTEN_FAILED',
+  /** An upstream connection failed or was lost. */
+  'OUTPOST_UPSTREAM_UNAVAILABLE',
+  /** Stopping did not finish within its deadline. */
+  'OUTPOST_STOP_TIMEOUT',
+] as const
+export type GatewayErrorCode = (typeof GATEWAY_ERROR_CODES)[number]
+
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError'
+  readonly code: GatewayErrorCode
+  readonly canRetry: boolean
+
+  constructor(code: GatewayErrorCode, message: string, options?: { cause?: unknown; canRetry?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.canRetry = options?.canRetry ?? false
+  }
+}

@@ -1,0 +1,444 @@
+// Forwards the outbox to one MQTT upstream (mqtt.js 5), and carries its downlink back.
+//
+// The outbox, not the upstream session, is the source of truth: every connection is a clean session
+// that starts sending right after this upstream's cursor. Up to `maxInflight` messages are in flight
+// (fewer if the broker's CONNACK announces a smaller Receive Maximum); the cursor moves over the
+// contiguous acknowledged prefix only, so after a crash or a dropped connection nothing unacknowledged
+// is skipped. Duplicates are possible (at most the in-flight window after a crash) and carry their
+// identity as MQTT 5 user properties: outpost-gateway + outpost-seq.
+import { readFileSync } from 'node:fs'
+import {
+  type IClientOptions,
+  type IClientPublishOptions,
+  type MqttClient,
+  connect as mqttConnect,
+} from 'mqtt'
+import type { DownlinkConfig, MqttUpstreamConfig } from '../../config/schema.js'
+import { captureCount, parseFilter } from '../../config/topic-pattern.js'
+import type { Outbox } from '../../store/outbox.js'
+import type { StoredRecord } from '../../store/record-codec.js'
+import type { LocalMessage } from '../broker/broker.js'
+import { GatewayError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { compileFilter, compileTemplate, type Matcher, type Renderer } from '../topic-match.js'
+import { AckWindow } from './ack-window.js'
+import { backoffDelay, sleep } from './backoff.js'
+import { RateLimiter } from './rate-limit.js'
+
+export type ConnectFn = (url: string, options: IClientOptions) => MqttClient
+
+export interface MqttForwarderOptions {
+  config: MqttUpstreamConfig
+  gatewayId: string
+  outbox: Outbox
+  logger: Logger
+  downlink?: readonly DownlinkConfig[]
+  /** Publishes a downlink message on the local broker. */
+  publishLocal?: (msg: LocalMessage) => Promise<void>
+  /** The connection factory (a seam for tests); mqtt.connect by default. */
+  connect?: ConnectFn
+  random?: () => number
+}
+
+export type ForwarderState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
+
+export interface ForwarderStatus {
+  name: string
+  type: 'mqtt'
+  state: ForwarderState
+  url: string
+  /** Last record this upstream acknowledged (the cursor). */
+  position: number
+  inflight: number
+  window: number
+  sent: number
+  acked: number
+  skipped: number
+  connects: number
+  disconnects: number
+  lastError: string | undefined
+  connectedSinceMs: number | undefined
+  downlinkReceived: number
+  downlinkDelivered: number
+  downlinkFailed: number
+}
+
+interface CompiledDownlink {
+  filter: string
+  qos: 0 | 1 | 2
+  match: Matcher
+  topic: Renderer
+}
+
+const READ_BATCH = 256
+const READ_BYTES = 1 << 20
+
+export class MqttForwarder {
+  readonly name: string
+  private readonly config: MqttUpstreamConfig
+  private readonly log: Logger
+  private readonly outbox: Outbox
+  private readonly connectFn: ConnectFn
+  private readonly limiter: RateLimiter | undefined
+  private readonly downlinks: CompiledDownlink[]
+  private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key'>
+  private readonly stopController = new AbortController()
+  private running: Promise<void> | undefined
+  private acked: number
+  private inflight = 0
+  private window = 0
+  private state: ForwarderState = 'idle'
+  private connectedSince: number | undefined
+  private lastError: string | undefined
+  private readonly counters = {
+    sent: 0,
+    acked: 0,
+    skipped: 0,
+    connects: 0,
+    disconnects: 0,
+    downlinkReceived: 0,
+    downlinkDelivered: 0,
+    downlinkFailed: 0,
+  }
+  private progressWaiters = new Set<() => void>()
+
+  constructor(private readonly opts: MqttForwarderOptions) {
+    this.config = opts.config
+    this.name = opts.config.name
+    this.log = opts.logger.child({ upstream: this.name })
+    this.outbox = opts.outbox
+    this.connectFn = opts.connect ?? mqttConnect
+    this.limiter = opts.config.maxRatePerSec ? new RateLimiter(opts.config.maxRatePerSec) : undefined
+    this.acked = this.outbox.cursor(this.name)
+    this.tls = {
+      ca: readOptional(opts.config.caFile, 'caFile', this.name),
+      cert: readOptional(opts.config.certFile, 'certFile', this.name),
+      key: readOptional(opts.config.keyFile, 'keyFile', this.name),
+    }
+    this.downlinks = (opts.downlink ?? [])
+      .filter((d) => d.from === this.name)
+      .map((d) => {
+        const parsed = parseFilter(d.match)
+        const captures = parsed.ok ? captureCount(parsed.value) : 0
+        return {
+          filter: d.match.replaceAll('{gatewayId}', opts.gatewayId),
+          qos: d.qos,
+          match: compileFilter(d.match, opts.gatewayId),
+          topic: compileTemplate(d.topic, captures, opts.gatewayId),
+        }
+      })
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = this.run(this.stopController.signal).catch((err: unknown) => {
+      this.log.error({ err }, 'forwarder stopped on an unexpected error')
+    })
+  }
+
+  /** Waits until everything appended so far is acknowledged, the upstream is unreachable, or `timeoutMs` passes. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const target = this.outbox.lastSeq
+    const deadline = performance.now() + timeoutMs
+    while (this.acked < target && this.state === 'connected') {
+      const left = deadline - performance.now()
+      if (left <= 0) return false
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.min(left, 100))
+        function done() {
+          clearTimeout(t)
+          resolve()
+        }
+        this.progressWaiters.add(done)
+      })
+      this.progressWaiters.clear()
+    }
+    return this.acked >= target
+  }
+
+  /** Closes the connection at once; acknowledged progress is already committed. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopController.abort(new Error('forwarder stopped'))
+    await this.running
+    this.state = 'stopped'
+  }
+
+  status(): ForwarderStatus {
+    return {
+      name: this.name,
+      type: 'mqtt',
+      state: this.state,
+      url: redactUrl(this.config.url),
+      position: this.acked,
+      inflight: this.inflight,
+      window: this.window,
+      ...this.counters,
+      lastError: this.lastError,
+      connectedSinceMs: this.connectedSince === undefined ? undefined : Date.now() - this.connectedSince,
+    }
+  }
+
+  private async run(stop: AbortSignal): Promise<void> {
+    let attempt = 0
+    while (!stop.aborted) {
+      this.state = 'connecting'
+      let client: MqttClient | undefined
+      try {
+        client = await this.connectOnce(stop)
+        attempt = 0
+        await this.session(client, stop)
+      } catch (err) {
+        if (stop.aborted) break
+        this.lastError = (err as Error).message
+        this.log.warn({ err: this.lastError, attempt }, 'upstream connection failed')
+      } finally {
+        if (client) {
+          if ((this.state as ForwarderState) === 'connected') this.counters.disconnects++
+          this.connectedSince = undefined
+          client.removeAllListeners('message')
+          await client.endAsync(true).catch(() => undefined)
+        }
+      }
+      if (stop.aborted) break
+      this.state = 'backoff'
+      const delay = backoffDelay(attempt++, { ...this.config.reconnect, random: this.opts.random })
+      await sleep(delay, stop).catch(() => undefined)
+    }
+    this.state = 'stopped'
+  }
+
+  private connectOnce(stop: AbortSignal): Promise<MqttClient> {
+    const c = this.config
+    const client = this.connectFn(c.url, {
+      clientId: c.clientId ?? `outpost-${this.opts.gatewayId}-${this.name}`,
+      username: c.username,
+      password: c.password,
+      protocolVersion: c.protocolVersion,
+      keepalive: c.keepaliveSec,
+      connectTimeout: c.connectTimeoutMs,
+      reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a fresh read from the cursor
+      clean: true,
+      resubscribe: false,
+      queueQoSZero: false,
+      rejectUnauthorized: c.rejectUnauthorized,
+      servername: c.servername,
+      ...this.tls,
+    })
+    return new Promise<MqttClient>((resolve, reject) => {
+      const cleanup = () => {
+        client.removeListener('connect', onConnect)
+        client.removeListener('error', onError)
+        client.removeListener('close', onClose)
+        stop.removeEventListener('abort', onAbort)
+      }
+      const onConnect = (connack: { properties?: { receiveMaximum?: number } }) => {
+        cleanup()
+        this.window = Math.min(c.maxInflight, connack.properties?.receiveMaximum ?? Number.POSITIVE_INFINITY)
+        resolve(client)
+      }
+      const fail = (err: Error) => {
+        cleanup()
+        void client.endAsync(true).catch(() => undefined)
+        reject(
+          new GatewayError('OUTPOST_UPSTREAM_UNAVAILABLE', `${redactUrl(c.url)}: ${err.message}`, {
+            cause: err,
+            canRetry: true,
+          }),
+        )
+      }
+      const onError = (err: Error) => fail(err)
+      const onClose = () => fail(new Error('connection closed before CONNACK'))
+      const onAbort = () => fail(new Error('stopped'))
+      client.on('connect', onConnect)
+      client.on('error', onError)
+      client.on('close', onClose)
+      stop.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** One connected session: subscribe the downlink, then send from the cursor until the connection ends. */
+  private async session(client: MqttClient, stop: AbortSignal): Promise<void> {
+    const conn = new AbortController()
+    const onStop = () => conn.abort(stop.reason)
+    stop.addEventListener('abort', onStop, { once: true })
+    let closedErr: Error | undefined
+    client.on('error', (err) => {
+      closedErr = err
+    })
+    client.on('close', () => conn.abort(closedErr ?? new Error('connection closed')))
+    this.state = 'connected'
+    this.connectedSince = Date.now()
+    this.counters.connects++
+    this.lastError = undefined
+    this.log.info(
+      { window: this.window, position: this.acked, backlog: this.outbox.lastSeq - this.acked },
+      'upstream connected',
+    )
+    try {
+      if (this.downlinks.length > 0) this.subscribeDownlink(client)
+      await this.pump(client, conn.signal)
+    } finally {
+      stop.removeEventListener('abort', onStop)
+      this.inflight = 0
+    }
+    if (!stop.aborted) throw conn.signal.reason ?? new Error('connection closed')
+  }
+
+  private async pump(client: MqttClient, signal: AbortSignal): Promise<void> {
+    const window = new AckWindow(this.acked)
+    let readPos = this.acked
+    let slotFree: (() => void) | undefined
+    const qos = this.config.qos
+    const v5 = this.config.protocolVersion === 5
+
+    const onAck = (slot: number) => {
+      const moved = window.ack(slot)
+      this.inflight = window.size
+      if (moved !== undefined && moved > this.acked) {
+        this.acked = moved
+        this.outbox.commit(this.name, moved)
+        for (const w of this.progressWaiters) w()
+      }
+      if (slotFree) {
+        const wake = slotFree
+        slotFree = undefined
+        wake()
+      }
+    }
+
+    while (!signal.aborted) {
+      if (window.size >= this.window) {
+        await untilAborted(signal, (resolve) => {
+          slotFree = resolve
+        })
+        continue
+      }
+      let records: StoredRecord[]
+      try {
+        records = await this.outbox.read(readPos, {
+          maxRecords: Math.min(READ_BATCH, this.window - window.size),
+          maxBytes: READ_BYTES,
+        })
+      } catch (err) {
+        this.log.warn({ err }, 'outbox read failed; retrying')
+        await sleep(1000, signal).catch(() => undefined)
+        continue
+      }
+      if (records.length === 0) {
+        await this.outbox.waitForAppend(readPos, signal).catch(() => undefined)
+        continue
+      }
+      for (const r of records) {
+        if (signal.aborted) return
+        readPos = r.seq
+        const slot = window.push(r.seq)
+        this.inflight = window.size
+        const topic = this.topicFor(r)
+        if (topic === undefined) {
+          this.counters.skipped++
+          onAck(slot)
+          continue
+        }
+        if (this.limiter) {
+          try {
+            await this.limiter.take(signal)
+          } catch {
+            return
+          }
+        }
+        const options: IClientPublishOptions = { qos, retain: r.retain }
+        if (v5) {
+          options.properties = {
+            userProperties: {
+              'outpost-gateway': this.opts.gatewayId,
+              'outpost-seq': String(r.seq),
+              'outpost-ts': String(r.ts),
+              ...(r.origin ? { 'outpost-origin': r.origin } : {}),
+            },
+          }
+        }
+        this.counters.sent++
+        client.publish(
+          topic,
+          Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength),
+          options,
+          (err) => {
+            if (err || signal.aborted) return // resent from the cursor on the next connection
+            this.counters.acked++
+            onAck(slot)
+          },
+        )
+      }
+    }
+  }
+
+  private topicFor(r: StoredRecord): string | undefined {
+    if (r.to === 'all') return r.topic
+    for (const d of r.to) if (d.upstream === this.name) return d.topic ?? r.topic
+    return undefined
+  }
+
+  private subscribeDownlink(client: MqttClient): void {
+    const subs = Object.fromEntries(this.downlinks.map((d) => [d.filter, { qos: d.qos }]))
+    client.subscribe(subs, (err) => {
+      if (err) this.log.warn({ err: err.message }, 'downlink subscription failed')
+    })
+    client.on('message', (topic, payload, packet) => {
+      this.counters.downlinkReceived++
+      for (const d of this.downlinks) {
+        const captures = d.match(topic)
+        if (captures === undefined) continue
+        const target = d.topic({ topic, origin: this.name, captures })
+        const publishLocal = this.opts.publishLocal
+        if (!publishLocal) return
+        publishLocal({ topic: target, payload, qos: d.qos, retain: packet.retain }).then(
+          () => this.counters.downlinkDelivered++,
+          (err: Error) => {
+            this.counters.downlinkFailed++
+            this.log.warn({ err: err.message, topic: target }, 'downlink delivery failed')
+          },
+        )
+        return
+      }
+    })
+  }
+}
+
+function untilAborted(signal: AbortSignal, register: (resolve: () => void) => void): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+    register(done)
+  })
+}
+
+function readOptional(file: string | undefined, what: string, upstream: string): Buffer | undefined {
+  if (file === undefined) return undefined
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new GatewayError(
+      'OUTPOST_UPSTREAM_UNAVAILABLE',
+      `upstream ${upstream}: cannot read ${what} ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
+  }
+}
+
+/** The URL without credentials, for logs and status. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url
+  }
+}

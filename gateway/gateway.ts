@@ -1,0 +1,197 @@
+// Composition and lifecycle. Start in order — outbox → broker → forwarders — and stop in reverse under
+// one deadline: stop accepting, let pending appends commit, give forwarders a short drain, close the
+// outbox. Stop keeps going when one part fails and reports what failed.
+import type { Config } from '../config/schema.js'
+import { Outbox, type OutboxStats } from '../store/outbox.js'
+import { Broker, type BrokerCounters } from './broker/broker.js'
+import { GatewayError } from './errors.js'
+import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
+import { createIngest } from './ingest.js'
+import type { Logger } from './logger.js'
+import { Router } from './router.js'
+
+export interface GatewayOptions {
+  config: Config
+  logger: Logger
+  now?: () => number
+  /** Connection factory for MQTT upstreams (a seam for tests). */
+  connectMqtt?: ConnectFn
+}
+
+export interface GatewayStatus {
+  gatewayId: string
+  uptimeMs: number
+  listeners: ReadonlyArray<{ type: string; host: string; port: number }>
+  broker: BrokerCounters
+  outbox: OutboxStats
+  upstreams: Array<ForwarderStatus | { name: string; type: 'kafka'; state: 'unsupported' }>
+}
+
+export class Gateway {
+  private outbox: Outbox | undefined
+  private broker: Broker | undefined
+  private forwarders: MqttForwarder[] = []
+  private started = 0
+  private stopping: Promise<void> | undefined
+  private readonly log: Logger
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.log = opts.logger
+  }
+
+  get listeners(): ReadonlyArray<{ type: string; host: string; port: number }> {
+    return this.broker?.addresses ?? []
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.opts
+    const now = this.opts.now ?? Date.now
+    this.started = now()
+    try {
+      const outbox = await Outbox.open({
+        dir: config.dataDir,
+        durability: config.outbox.durability,
+        syncIntervalMs: config.outbox.syncIntervalMs,
+        maxBytes: config.outbox.maxBytes,
+        maxMessages: config.outbox.maxMessages,
+        maxAgeSec: config.outbox.maxAgeSec,
+        whenFull: config.outbox.whenFull,
+        minFreeDiskBytes: config.outbox.minFreeDiskBytes,
+        reserveBytes: config.outbox.reserveBytes,
+        logger: this.log.child({ part: 'outbox' }),
+        now,
+      })
+      this.outbox = outbox
+      this.log.info(
+        {
+          dataDir: config.dataDir,
+          firstSeq: outbox.firstSeq,
+          lastSeq: outbox.lastSeq,
+          durability: outbox.durability,
+        },
+        'outbox open',
+      )
+
+      const broker = new Broker({
+        config: config.broker,
+        ingest: createIngest(new Router(config.routes, config.gatewayId), outbox, now),
+        logger: this.log.child({ part: 'broker' }),
+      })
+      this.broker = broker
+
+      // Cursors first, for every configured upstream (so records are kept for it), then the
+      // forwarders; cursors of upstreams no longer configured are removed so they don't pin the disk.
+      for (const u of config.upstreams) {
+        if (u.type === 'mqtt') {
+          this.forwarders.push(
+            new MqttForwarder({
+              config: u,
+              gatewayId: config.gatewayId,
+              outbox,
+              logger: this.log.child({ part: 'forward' }),
+              downlink: config.downlink,
+              publishLocal: (msg) => broker.publishLocal(msg),
+              connect: this.opts.connectMqtt,
+            }),
+          )
+        } else {
+          outbox.cursor(u.name)
+          this.log.warn(
+            { upstream: u.name },
+            'Kafka forwarding is not available in this version yet: records routed to this upstream are kept in the outbox until it is',
+          )
+        }
+      }
+      const configured = new Set(config.upstreams.map((u) => u.name))
+      for (const name of outbox.cursorNames()) {
+        if (configured.has(name)) continue
+        const abandoned = outbox.removeCursor(name)
+        this.log.warn(
+          { upstream: name, abandoned },
+          'upstream no longer configured: its cursor was removed (counted as dropped)',
+        )
+      }
+      if (config.devices.serial.length > 0) {
+        this.log.warn(
+          { devices: config.devices.serial.map((d) => d.name) },
+          'serial devices are not supported by this version yet: ignored',
+        )
+      }
+
+      await broker.start()
+      for (const f of this.forwarders) f.start()
+      this.log.info(
+        { gatewayId: config.gatewayId, listeners: broker.addresses, upstreams: configured.size },
+        'gateway started',
+      )
+    } catch (err) {
+      await this.stop().catch(() => undefined)
+      throw err
+    }
+  }
+
+  /** Stops everything in reverse order within `deadlineMs`. Idempotent. Rejects if a part failed to stop. */
+  stop(deadlineMs = 10_000): Promise<void> {
+    this.stopping ??= this.doStop(deadlineMs)
+    return this.stopping
+  }
+
+  private async doStop(deadlineMs: number): Promise<void> {
+    const deadline = performance.now() + deadlineMs
+    const left = () => Math.max(0, deadline - performance.now())
+    const failures: string[] = []
+    const step = async (what: string, fn: () => Promise<unknown>, budgetMs = left()) => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          fn(),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`timed out after ${Math.round(budgetMs)} ms`)),
+              budgetMs,
+            )
+          }),
+        ])
+      } catch (err) {
+        failures.push(`${what}: ${(err as Error).message}`)
+        this.log.error({ err, step: what }, 'stop step failed')
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+    const outbox = this.outbox
+    if (this.broker) await step('broker', () => (this.broker as Broker).stop())
+    if (outbox) await step('pending appends', () => outbox.flush())
+    if (this.forwarders.length > 0) {
+      const drainMs = Math.min(2000, left() / 2)
+      await step(
+        'forwarder drain',
+        () => Promise.all(this.forwarders.map((f) => f.drain(drainMs))),
+        drainMs + 100,
+      )
+      await step('forwarders', () => Promise.all(this.forwarders.map((f) => f.stop())))
+    }
+    if (outbox) await step('outbox', () => outbox.close())
+    if (failures.length > 0) {
+      throw new GatewayError('OUTPOST_STOP_TIMEOUT', `stop incomplete: ${failures.join('; ')}`)
+    }
+    this.log.info({}, 'gateway stopped')
+  }
+
+  async status(): Promise<GatewayStatus> {
+    const { config } = this.opts
+    if (!this.outbox || !this.broker) throw new Error('gateway not started')
+    const forwarders = new Map(this.forwarders.map((f) => [f.name, f.status()]))
+    return {
+      gatewayId: config.gatewayId,
+      uptimeMs: (this.opts.now ?? Date.now)() - this.started,
+      listeners: this.broker.addresses,
+      broker: { ...this.broker.counters },
+      outbox: await this.outbox.stats(),
+      upstreams: config.upstreams.map(
+        (u) =>
+          forwarders.get(u.name) ?? { name: u.name, type: 'kafka' as const, state: 'unsupported' as const },
+      ),
+    }
+  }
+}

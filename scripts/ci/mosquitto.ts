@@ -1,0 +1,154 @@
+// Runs Debian's mosquitto as a cloud MQTT broker for tests and benchmarks: its own config in a temp dir,
+// a free loopback port, stopped by PID. mosquitto's defaults would make it a lossy sink (it queues at
+// most 1,000 messages per offline client), so the queue limits are off here.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { join } from 'node:path'
+
+export interface MosquittoOptions {
+  /** Directory for its config, persistence file and log. */
+  dir: string
+  /** Port to listen on; a free one is picked when omitted. Reuse it across restarts. */
+  port?: number
+  /** Keep sessions and queued messages across restarts (written on a clean stop). */
+  persistence?: boolean
+  /** Extra lines for mosquitto.conf. */
+  extra?: string[]
+}
+
+export class Mosquitto {
+  private child: ChildProcess | undefined
+  private exited: Promise<void> | undefined
+
+  private constructor(
+    readonly port: number,
+    private readonly confFile: string,
+    private readonly logFile: string,
+  ) {}
+
+  static async start(options: MosquittoOptions): Promise<Mosquitto> {
+    mkdirSync(options.dir, { recursive: true })
+    const port = options.port ?? (await freePort())
+    const confFile = join(options.dir, 'mosquitto.conf')
+    const logFile = join(options.dir, 'mosquitto.log')
+    const lines = [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'max_queued_messages 0',
+      'max_queued_bytes 0',
+      'max_inflight_messages 0',
+      'max_keepalive 65535',
+      `log_dest file ${logFile}`,
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      ...(options.persistence
+        ? [
+            'persistence true',
+            `persistence_location ${options.dir}/`,
+            'autosave_interval 0',
+            'persistent_client_expiration 1h',
+          ]
+        : []),
+      ...(options.extra ?? []),
+    ]
+    writeFileSync(confFile, `${lines.join('\n')}\n`)
+    const m = new Mosquitto(port, confFile, logFile)
+    await m.run()
+    return m
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`
+  }
+
+  get running(): boolean {
+    return this.child !== undefined
+  }
+
+  /** Starts it again on the same port (after stop/kill). */
+  async run(): Promise<void> {
+    if (this.child) return
+    const child = spawn('mosquitto', ['-c', this.confFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    this.child = child
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        if (this.child === child) this.child = undefined
+        resolve()
+      }),
+    )
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once('error', (err) => reject(new Error(`cannot run mosquitto: ${err.message}`))),
+    )
+    await Promise.race([
+      waitForPort(this.port, 10_000, () => (child.exitCode !== null ? stderr || 'exited' : undefined)),
+      spawnError,
+    ])
+  }
+
+  /** Clean stop (SIGTERM; with persistence it saves its database). */
+  async stop(): Promise<void> {
+    const child = this.child
+    if (!child) return
+    child.kill('SIGTERM')
+    await this.exited
+  }
+
+  /** Hard kill (SIGKILL). */
+  async kill(): Promise<void> {
+    const child = this.child
+    if (!child) return
+    child.kill('SIGKILL')
+    await this.exited
+  }
+
+  logPath(): string {
+    return this.logFile
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:port. */
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  failed?: () => string | undefined,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const reason = failed?.()
+    if (reason !== undefined) throw new Error(`mosquitto exited: ${reason}`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1')
+      s.once('connect', () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
