@@ -228,13 +228,15 @@ export class Broker {
     // Replacing authorizePublish drops aedes's own $SYS guard: keep it.
     if (topic.startsWith(SYS_PREFIX)) {
       this.counters.refusedReservedTopic++
-      return done(new GatewayError('OUTPOST_PUBLISH_RESERVED_TOPIC', `${SYS_PREFIX} topics are reserved`))
+      done(new GatewayError('OUTPOST_PUBLISH_RESERVED_TOPIC', `${SYS_PREFIX} topics are reserved`))
+      return
     }
     const principal = client ? this.principals.get(client) : undefined
     if (principal && !Acl.canPublish(principal, topic)) {
       this.counters.refusedNotAuthorized++
       this.log.warn({ client: client?.id, topic }, 'publish refused by ACL: client disconnected')
-      return done(new GatewayError('OUTPOST_PUBLISH_NOT_AUTHORIZED', `not authorized to publish to ${topic}`))
+      done(new GatewayError('OUTPOST_PUBLISH_NOT_AUTHORIZED', `not authorized to publish to ${topic}`))
+      return
     }
     this.counters.publishesReceived++
     if (packet.qos === 2 && packet.dup && client) {
@@ -262,7 +264,8 @@ export class Broker {
     })
     if (committed === undefined) {
       this.counters.localOnly++
-      return done(null)
+      done(null)
+      return
     }
     committed.then(
       () => {
