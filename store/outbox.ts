@@ -11,7 +11,7 @@
 // need one point read, never a scan, and opening needs one reverse seek: start-up time does not grow
 // with the backlog.
 import { EventEmitter } from 'node:events'
-import { mkdir, readdir, stat } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { DiskGuard } from './disk-guard.js'
@@ -30,6 +30,15 @@ import {
   seqFromRecordKey,
 } from './keys.js'
 import {
+  addCounters,
+  decodeState,
+  dirBytes,
+  encodeState,
+  type LogState,
+  type OutboxCounters,
+  zeroCounters,
+} from './outbox-state.js'
+import {
   decodeRecord,
   encodeRecord,
   type OutboxRecord,
@@ -39,6 +48,7 @@ import {
   type StoredRecord,
 } from './record-codec.js'
 
+export type { OutboxCounters } from './outbox-state.js'
 export type Durability = 'fsync' | 'batch' | 'none'
 export type WhenFull = 'reject' | 'drop-oldest'
 
@@ -87,21 +97,6 @@ export interface CursorStats {
   oldestAgeMs: number
 }
 
-export interface OutboxCounters {
-  /** Records removed by whenFull: drop-oldest. */
-  evicted: number
-  /** Records removed because they were older than maxAgeSec. */
-  expired: number
-  /** Backlog abandoned when an upstream's cursor was removed. */
-  upstreamRemoved: number
-  /** Records refused by whenFull: reject, by the limit that refused them. */
-  rejectedBytes: number
-  rejectedMessages: number
-  rejectedDisk: number
-  /** Records refused because a write failed (ENOSPC or another I/O error). */
-  writeFailed: number
-}
-
 export interface OutboxStats {
   state: 'ok' | 'recovering' | 'closed'
   durability: Durability
@@ -122,36 +117,15 @@ export interface OutboxStats {
 interface PendingAppend {
   values: Buffer[]
   bytes: number
+  settled: boolean
   resolve: (firstSeq: number) => void
   reject: (err: Error) => void
 }
 
-/** What the writer changes; worked on as a copy and adopted only after the batch is written. */
-interface LogState {
-  firstSeq: number
-  lastSeq: number
-  /** offset of record firstSeq (or of the next record when the log is empty). */
-  firstOffset: number
-  /** offset the next record will get. */
-  endOffset: number
-  counters: OutboxCounters
-}
-
-const STATE_VERSION = 1
 const MAX_BATCH_RECORDS = 8192
 const MAX_BATCH_BYTES = 8 * 2 ** 20
 const RETENTION_CHUNK = 4096
 const EXPIRY_CHUNK = 1024
-
-const zeroCounters = (): OutboxCounters => ({
-  evicted: 0,
-  expired: 0,
-  upstreamRemoved: 0,
-  rejectedBytes: 0,
-  rejectedMessages: 0,
-  rejectedDisk: 0,
-  writeFailed: 0,
-})
 
 export class Outbox extends EventEmitter {
   readonly dir: string
@@ -162,19 +136,16 @@ export class Outbox extends EventEmitter {
   private readonly now: () => number
   private readonly disk: DiskGuard
   private db: ClassicLevel<Buffer, Buffer>
-  private state: LogState = {
-    firstSeq: 1,
-    lastSeq: 0,
-    firstOffset: 0,
-    endOffset: 0,
-    counters: zeroCounters(),
-  }
+  private state: LogState = { firstSeq: 1, lastSeq: 0, firstOffset: 0, endOffset: 0 }
+  /** Live counters (what stats() shows); written with the next batch whenever they change. */
+  private readonly counters: OutboxCounters = zeroCounters()
+  /** What STATE_KEY holds on disk, to know when it must be written again. */
+  private persisted = ''
 
   private pending: PendingAppend[] = []
   private readonly cursorPos = new Map<string, number>()
   private readonly dirtyCursors = new Map<string, number>()
   private readonly removedCursors = new Set<string>()
-  private stateDirty = false
   private syncRequested = false
   private unsynced = false
   private expiryRequested = false
@@ -188,6 +159,10 @@ export class Outbox extends EventEmitter {
   private closed = false
   private broken: OutboxError | undefined
   private recovery: Promise<void> | undefined
+  private readGate: Promise<void> | undefined
+  private activeReads = 0
+  private readsIdle: (() => void) | undefined
+  private readonly recoveryAbort = new AbortController()
   private compaction: Promise<void> | undefined
   private deletedSinceCompact = 0
   private lastCompact = 0
@@ -259,8 +234,7 @@ export class Outbox extends EventEmitter {
   append(records: readonly OutboxRecord[]): Promise<number> {
     if (this.closing) return Promise.reject(this.closedError())
     if (this.broken) {
-      this.state.counters.writeFailed += records.length
-      this.stateDirty = true
+      this.counters.writeFailed += records.length
       return Promise.reject(this.broken)
     }
     if (records.length === 0) return Promise.resolve(this.state.lastSeq + 1)
@@ -272,7 +246,7 @@ export class Outbox extends EventEmitter {
       bytes += RECORD_KEY_BYTES + value.length
     }
     return new Promise<number>((resolve, reject) => {
-      this.pending.push({ values, bytes, resolve, reject })
+      this.pending.push({ values, bytes, settled: false, resolve, reject })
       this.kick()
     })
   }
@@ -283,27 +257,28 @@ export class Outbox extends EventEmitter {
   async read(after: number, options: ReadOptions = {}): Promise<StoredRecord[]> {
     const maxRecords = options.maxRecords ?? 512
     const maxBytes = options.maxBytes ?? 2 ** 20
-    await this.whenOpen()
-    const from = Math.max(after, this.state.firstSeq - 1)
-    if (from >= this.state.lastSeq) return []
-    const out: StoredRecord[] = []
-    let bytes = 0
-    const it = this.db.iterator({ gt: recordKey(from), lt: RECORDS_END, limit: maxRecords })
-    try {
-      while (out.length < maxRecords && bytes < maxBytes) {
-        const entries = await it.nextv(Math.min(64, maxRecords - out.length))
-        if (entries.length === 0) break
-        for (const [key, value] of entries) {
-          const record = this.decode(key, value)
-          if (out.length > 0 && bytes + record.size > maxBytes) return out
-          out.push(record)
-          bytes += record.size
+    return this.reading(async (db) => {
+      const from = Math.max(after, this.state.firstSeq - 1)
+      if (from >= this.state.lastSeq) return []
+      const out: StoredRecord[] = []
+      let bytes = 0
+      const it = db.iterator({ gt: recordKey(from), lt: RECORDS_END, limit: maxRecords })
+      try {
+        while (out.length < maxRecords && bytes < maxBytes) {
+          const entries = await it.nextv(Math.min(64, maxRecords - out.length))
+          if (entries.length === 0) break
+          for (const [key, value] of entries) {
+            const record = this.decode(key, value)
+            if (out.length > 0 && bytes + record.size > maxBytes) return out
+            out.push(record)
+            bytes += record.size
+          }
         }
+      } finally {
+        await it.close()
       }
-    } finally {
-      await it.close()
-    }
-    return out
+      return out
+    })
   }
 
   /** Resolves once a record after `after` exists (or the signal aborts, or the outbox closes). */
@@ -374,8 +349,7 @@ export class Outbox extends EventEmitter {
     this.cursorPos.delete(name)
     this.dirtyCursors.delete(name)
     this.removedCursors.add(name)
-    this.state.counters.upstreamRemoved += backlog
-    this.stateDirty = true
+    this.counters.upstreamRemoved += backlog
     this.kick()
     return backlog
   }
@@ -386,7 +360,7 @@ export class Outbox extends EventEmitter {
     const s = this.state
     const cursors: CursorStats[] = []
     const now = this.now()
-    if (!this.closed && !this.broken) {
+    if (!this.closed && this.db.status === 'open') {
       for (const [name, position] of this.cursorPos) {
         const start = Math.max(position + 1, s.firstSeq)
         if (start > s.lastSeq) {
@@ -417,7 +391,7 @@ export class Outbox extends EventEmitter {
       diskBytes: await dirBytes(join(this.dir, 'outbox')),
       diskFreeBytes: this.disk.free,
       cursors,
-      counters: { ...s.counters },
+      counters: { ...this.counters },
     }
   }
 
@@ -438,8 +412,7 @@ export class Outbox extends EventEmitter {
     const end = recordKey(this.state.firstSeq)
     this.lastCompact = this.now()
     this.deletedSinceCompact = 0
-    this.compaction = this.whenOpen()
-      .then(() => this.db.compactRange(recordKey(0), end))
+    this.compaction = this.reading((db) => db.compactRange(recordKey(0), end))
       .catch((err: unknown) => this.log.warn({ err }, 'outbox compaction failed'))
       .finally(() => {
         this.compaction = undefined
@@ -456,17 +429,19 @@ export class Outbox extends EventEmitter {
     this.closing = true
     for (const t of this.timers) clearInterval(t)
     if (!this.broken) await this.flush()
+    this.recoveryAbort.abort()
     if (this.recovery) await this.recovery.catch(() => undefined)
     if (this.compaction) await this.compaction
     const err = this.closedError()
-    for (const p of this.pending.splice(0)) p.reject(err)
+    for (const p of this.pending.splice(0)) settle(p, err)
     for (const w of this.appendWaiters) w.resolve()
     this.appendWaiters.clear()
     try {
       if (this.db.status === 'open') {
-        if (this.unsynced) {
+        if (this.unsynced && !this.broken) {
+          // batch/none durability: make what was acknowledged durable before the process goes.
           const b = this.db.batch()
-          b.put(STATE_KEY, this.encodeState(this.state))
+          b.put(STATE_KEY, Buffer.from(this.stateText(this.state)))
           await b.write({ sync: true })
         }
         await this.db.close()
@@ -493,10 +468,10 @@ export class Outbox extends EventEmitter {
       this.pending.length > 0 ||
       this.dirtyCursors.size > 0 ||
       this.removedCursors.size > 0 ||
-      this.stateDirty ||
       this.syncRequested ||
       this.expiryRequested ||
-      this.retentionTarget() >= this.state.firstSeq
+      this.retentionTarget() >= this.state.firstSeq ||
+      this.stateText(this.state) !== this.persisted
     )
   }
 
@@ -505,7 +480,13 @@ export class Outbox extends EventEmitter {
     this.writing = true
     try {
       while (!this.broken && this.db.status === 'open' && this.hasWork()) {
-        await this.writeOnce()
+        const taken = this.takePending()
+        try {
+          await this.writeOnce(taken)
+        } catch (err) {
+          // A read the batch needed failed, or the write itself: nothing of it was adopted.
+          this.onWriteFailed(err, taken)
+        }
       }
     } finally {
       this.writing = false
@@ -521,100 +502,102 @@ export class Outbox extends EventEmitter {
     return Math.min(min, this.state.lastSeq)
   }
 
-  private async writeOnce(): Promise<void> {
-    const s: LogState = { ...this.state, counters: { ...this.state.counters } }
+  /** One batch: retention, expiry, the appends `taken` (each checked against the limits), cursors, state. */
+  private async writeOnce(taken: PendingAppend[]): Promise<void> {
+    const s: LogState = { ...this.state }
+    const delta = { evicted: 0, expired: 0 }
     const batch = this.db.batch()
     let ops = 0
     let deleted = 0
-    let stateChanged = this.stateDirty
-    this.stateDirty = false
 
     // 1. Retention: delete records below every cursor, a chunk at a time.
     const target = this.retentionTarget()
     if (target >= s.firstSeq) {
       const upTo = Math.min(target, s.firstSeq + RETENTION_CHUNK - 1)
-      const newFirstOffset = await this.offsetOf(upTo + 1, s)
-      for (let seq = s.firstSeq; seq <= upTo; seq++) batch.del(recordKey(seq))
-      ops += upTo - s.firstSeq + 1
-      deleted += newFirstOffset - s.firstOffset
-      s.firstSeq = upTo + 1
-      s.firstOffset = newFirstOffset
-      stateChanged = true
+      ops += upTo + 1 - s.firstSeq
+      deleted += await this.deleteBelow(upTo + 1, s, batch)
     }
 
     // 2. Expiry (maxAgeSec): delete old records from the bottom.
     if (this.expiryRequested && this.opts.maxAgeSec !== undefined) {
       this.expiryRequested = false
-      const cutoff = this.now() - this.opts.maxAgeSec * 1000
-      const n = await this.countExpired(s.firstSeq, s.lastSeq, cutoff)
+      const n = await this.countExpired(s.firstSeq, s.lastSeq, this.now() - this.opts.maxAgeSec * 1000)
       if (n > 0) {
-        const upTo = s.firstSeq + n - 1
-        const newFirstOffset = await this.offsetOf(upTo + 1, s)
-        for (let seq = s.firstSeq; seq <= upTo; seq++) batch.del(recordKey(seq))
+        deleted += await this.deleteBelow(s.firstSeq + n, s, batch)
+        delta.expired += n
         ops += n
-        deleted += newFirstOffset - s.firstOffset
-        s.counters.expired += n
-        s.firstSeq = upTo + 1
-        s.firstOffset = newFirstOffset
-        stateChanged = true
         if (n === EXPIRY_CHUNK) this.expiryRequested = true
       }
     }
 
-    // 3. Appends, in arrival order, each checked against the limits.
-    const taken = this.takePending()
+    // 3. Appends, in arrival order.
     const accepted: Array<{ p: PendingAppend; first: number }> = []
-    const rejected: Array<{ p: PendingAppend; err: OutboxError }> = []
-    const batchOffsets: number[] = [] // offsets of records put in this batch, by seq - (this.state.lastSeq + 1)
+    const batchOffsets: number[] = [] // offsets of this batch's records, by seq - (this.state.lastSeq + 1)
     for (const p of taken) {
-      const n = p.values.length
-      const verdict = await this.admit(p, s, batchOffsets, batch)
-      if (verdict !== undefined) {
-        rejected.push({ p, err: verdict })
-        stateChanged = true
+      const refusal = await this.admit(p, s, batchOffsets, batch, delta)
+      if (refusal !== undefined) {
+        settle(p, refusal)
         continue
       }
       const first = s.lastSeq + 1
       for (const value of p.values) {
-        value.writeDoubleBE(s.endOffset, 2) // patch the offset into the encoded record (record-codec.ts)
+        value.writeDoubleBE(s.endOffset, 2) // the record's offset field (record-codec.ts)
         s.lastSeq++
         batch.put(recordKey(s.lastSeq), value)
         batchOffsets.push(s.endOffset)
         s.endOffset += RECORD_KEY_BYTES + value.length
       }
-      ops += n
+      ops += p.values.length
       accepted.push({ p, first })
     }
-    for (const { p, err } of rejected) p.reject(err)
 
-    // 4. Cursors and state.
+    // 4. Cursors, then the state whenever it differs from what the disk holds.
     const cursorsWritten = [...this.dirtyCursors]
     for (const [name, pos] of cursorsWritten) batch.put(cursorKey(name), encodeSeq(pos))
     const removed = [...this.removedCursors]
     for (const name of removed) batch.del(cursorKey(name))
     ops += cursorsWritten.length + removed.length
+    const counters = addCounters(this.counters, delta)
+    const stateText = this.stateText(s, counters)
+    if (stateText !== this.persisted || ops === 0) batch.put(STATE_KEY, Buffer.from(stateText))
     const syncNow = this.syncRequested || (this.durability === 'fsync' && accepted.length > 0)
     this.syncRequested = false
-    if (stateChanged || ops === 0) batch.put(STATE_KEY, this.encodeState(s))
 
-    try {
-      await batch.write({ sync: syncNow })
-    } catch (err) {
-      this.onWriteFailed(err, accepted, cursorsWritten, removed, s.counters)
-      return
-    }
+    await batch.write({ sync: syncNow })
 
-    // Adopt the new state.
+    // Adopt.
     this.state = s
+    this.persisted = stateText
+    this.counters.evicted += delta.evicted
+    this.counters.expired += delta.expired
     for (const [name, pos] of cursorsWritten)
       if (this.dirtyCursors.get(name) === pos) this.dirtyCursors.delete(name)
     for (const name of removed) if (!this.cursorPos.has(name)) this.removedCursors.delete(name)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
-    const written = accepted.reduce((sum, a) => sum + a.p.bytes, 0)
+    let written = 0
+    for (const { p, first } of accepted) {
+      written += p.bytes
+      settle(p, first)
+    }
     this.disk.noteWritten(written, this.now())
-    for (const { p, first } of accepted) p.resolve(first)
     if (accepted.length > 0) this.notifyAppended()
     if (deleted > 0) this.noteDeleted(deleted)
+  }
+
+  /** Deletes records [s.firstSeq, newFirst) in `batch` and moves `s`; returns the bytes freed. */
+  private async deleteBelow(
+    newFirst: number,
+    s: LogState,
+    batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
+    batchOffsets: number[] = [],
+  ): Promise<number> {
+    if (newFirst <= s.firstSeq) return 0
+    const newFirstOffset = await this.offsetOf(newFirst, s, batchOffsets)
+    for (let seq = s.firstSeq; seq < newFirst; seq++) batch.del(recordKey(seq))
+    const freed = newFirstOffset - s.firstOffset
+    s.firstSeq = newFirst
+    s.firstOffset = newFirstOffset
+    return freed
   }
 
   private takePending(): PendingAppend[] {
@@ -630,47 +613,45 @@ export class Outbox extends EventEmitter {
     return i === this.pending.length ? this.pending.splice(0) : this.pending.splice(0, i)
   }
 
-  /** Checks one append against the limits; evicts under drop-oldest. Returns the error to reject it with. */
+  /**
+   * Checks one append against the limits. Under drop-oldest, evicts (in `batch`, moving `s`) to make
+   * room. Returns the error to refuse it with, or undefined when it fits.
+   */
   private async admit(
     p: PendingAppend,
     s: LogState,
     batchOffsets: number[],
     batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
+    delta: { evicted: number },
   ): Promise<OutboxError | undefined> {
     const n = p.values.length
     const { maxBytes, maxMessages, whenFull } = this.opts
     if (p.bytes > maxBytes || (maxMessages !== undefined && n > maxMessages)) {
-      s.counters.rejectedBytes += n
+      this.counters.rejectedBytes += n
       return new OutboxError(
         'OUTPOST_OUTBOX_RECORD_TOO_LARGE',
         `append of ${n} record(s), ${p.bytes} bytes, exceeds the outbox limits (maxBytes ${maxBytes})`,
       )
     }
     if (this.disk.wouldRunLow(p.bytes)) {
-      s.counters.rejectedDisk += n
+      this.counters.rejectedDisk += n
       return this.fullError('disk', n)
     }
     const overMessages = maxMessages !== undefined && s.lastSeq - s.firstSeq + 1 + n > maxMessages
     const overBytes = s.endOffset - s.firstOffset + p.bytes > maxBytes
     if (!overMessages && !overBytes) return undefined
     if (whenFull === 'reject') {
-      if (overBytes) s.counters.rejectedBytes += n
-      else s.counters.rejectedMessages += n
+      if (overBytes) this.counters.rejectedBytes += n
+      else this.counters.rejectedMessages += n
       return this.fullError(overBytes ? 'bytes' : 'messages', n)
     }
-    // drop-oldest: the new first record is the lowest k that satisfies both limits.
+    // drop-oldest: the new first record is the lowest one that satisfies both limits.
     let k = s.firstSeq
     if (overMessages && maxMessages !== undefined) k = Math.max(k, s.lastSeq + n - maxMessages + 1)
-    if (overBytes) {
-      const needOffset = s.endOffset + p.bytes - maxBytes
-      k = Math.max(k, await this.firstSeqWithOffsetAtLeast(needOffset, s, batchOffsets))
-    }
-    const newFirstOffset = await this.offsetOf(k, s, batchOffsets)
-    for (let seq = s.firstSeq; seq < k; seq++) batch.del(recordKey(seq))
-    s.counters.evicted += k - s.firstSeq
-    this.deletedSinceCompact += newFirstOffset - s.firstOffset
-    s.firstSeq = k
-    s.firstOffset = newFirstOffset
+    if (overBytes)
+      k = Math.max(k, await this.firstSeqWithOffsetAtLeast(s.endOffset + p.bytes - maxBytes, s, batchOffsets))
+    delta.evicted += k - s.firstSeq
+    this.deletedSinceCompact += await this.deleteBelow(k, s, batch, batchOffsets)
     return undefined
   }
 
@@ -742,68 +723,90 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  private onWriteFailed(
-    err: unknown,
-    accepted: Array<{ p: PendingAppend; first: number }>,
-    cursorsWritten: Array<[string, number]>,
-    removed: string[],
-    counters: OutboxCounters,
-  ): void {
+  private onWriteFailed(err: unknown, taken: PendingAppend[]): void {
     const noSpace = isNoSpace(err)
-    const failure = new OutboxError(
-      noSpace ? 'OUTPOST_OUTBOX_NO_SPACE' : 'OUTPOST_OUTBOX_WRITE_FAILED',
-      noSpace
-        ? 'the disk is full: the append was not stored'
-        : `outbox write failed: ${(err as Error).message}`,
-      { cause: err },
-    )
-    // Nothing of this batch is adopted; keep only the counts of what was refused or failed.
-    const failedRecords = accepted.reduce((n, a) => n + a.p.values.length, 0)
-    this.state.counters = { ...counters, writeFailed: counters.writeFailed + failedRecords }
-    this.stateDirty = true
-    for (const [name, pos] of cursorsWritten)
-      if (!this.dirtyCursors.has(name)) this.dirtyCursors.set(name, pos)
-    for (const name of removed) this.removedCursors.add(name)
-    for (const { p } of accepted) p.reject(failure)
+    const known = err instanceof OutboxError
+    const failure = known
+      ? err
+      : new OutboxError(
+          noSpace ? 'OUTPOST_OUTBOX_NO_SPACE' : 'OUTPOST_OUTBOX_WRITE_FAILED',
+          noSpace
+            ? 'the disk is full: the append was not stored'
+            : `outbox write failed: ${(err as Error).message}`,
+          { cause: err },
+        )
+    // Nothing of the batch was adopted: the appends it took (and any queued behind it) fail; cursor
+    // moves stay dirty and are written after recovery.
+    for (const p of [...taken, ...this.pending.splice(0)]) {
+      if (p.settled) continue
+      this.counters.writeFailed += p.values.length
+      settle(p, failure)
+    }
     this.log.error({ err, code: failure.code }, 'outbox write failed; recovering')
     this.broken = failure
-    for (const p of this.pending.splice(0)) {
-      this.state.counters.writeFailed += p.values.length
-      p.reject(failure)
-    }
     this.recovery = this.recover(noSpace).finally(() => {
       this.recovery = undefined
     })
   }
 
   /**
-   * LevelDB keeps a write error sticky until the database is reopened, so recovery is close + reopen
-   * (after freeing the reserve when the disk is full), retried with backoff until it works.
+   * LevelDB keeps a write error sticky until the database is reopened, so recovery is close + reopen,
+   * retried with backoff. On a full disk the reserve is released first, and the database stays open
+   * (readable: forwarders keep draining) until there is room to reopen it.
    */
   private async recover(noSpace: boolean): Promise<void> {
+    const signal = this.recoveryAbort.signal
     let delay = 100
-    for (let attempt = 1; !this.closing || attempt === 1; attempt++) {
+    const pause = async () => {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay)
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t)
+            resolve()
+          },
+          { once: true },
+        )
+      })
+      delay = Math.min(delay * 2, 5_000)
+    }
+    for (let attempt = 1; !signal.aborted; attempt++) {
       if (noSpace) {
         const freed = await this.disk.releaseReserve()
         if (freed > 0)
           this.log.warn({ freed }, 'disk full: released the reserve file so the outbox can recover')
+        await this.disk.refresh()
+        // Reopening replays the write-ahead log into a table file: it needs about the log's size.
+        const need = (await dirBytes(join(this.dir, 'outbox'), '.log')) * 1.1 + 256 * 1024
+        if (this.disk.free < need) {
+          if (attempt === 1) {
+            this.log.warn(
+              { free: this.disk.free, need },
+              'disk full: waiting for free space to reopen the outbox',
+            )
+          }
+          await pause()
+          continue
+        }
       }
+      const openGate = await this.closeReadGate()
       try {
         if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
         this.db = this.newDb()
         await this.openDb()
         await this.loadState()
         await this.disk.refresh()
+        openGate()
         this.broken = undefined
         this.log.info({ attempt, lastSeq: this.state.lastSeq }, 'outbox recovered')
         void this.disk.ensureReserve().catch(() => undefined)
         this.kick()
         return
       } catch (err) {
+        openGate() // readers now fail fast (closed) instead of waiting behind the gate
         this.log.warn({ err, attempt }, 'outbox recovery failed; retrying')
-        if (this.closing) return
-        await new Promise((r) => setTimeout(r, delay))
-        delay = Math.min(delay * 2, 10_000)
+        await pause()
       }
     }
   }
@@ -847,27 +850,17 @@ export class Outbox extends EventEmitter {
   /** Reads the state, the last record and the cursors: a handful of reads, whatever the backlog. */
   private async loadState(): Promise<void> {
     const raw = await this.db.get(STATE_KEY)
-    let firstSeq = 1
-    let firstOffset = 0
-    let counters = zeroCounters()
+    let persisted = { firstSeq: 1, firstOffset: 0, counters: zeroCounters() }
     if (raw !== undefined) {
       try {
-        const parsed = JSON.parse(raw.toString('utf8')) as {
-          v: number
-          firstSeq: number
-          firstOffset: number
-          counters: Partial<OutboxCounters>
-        }
-        if (parsed.v !== STATE_VERSION) throw new Error(`unknown state version ${parsed.v}`)
-        firstSeq = parsed.firstSeq
-        firstOffset = parsed.firstOffset
-        counters = { ...zeroCounters(), ...parsed.counters }
+        persisted = decodeState(raw)
       } catch (err) {
         throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `outbox state in ${this.dir} is unreadable`, {
           cause: err,
         })
       }
     }
+    const { firstSeq, firstOffset } = persisted
     let lastSeq = firstSeq - 1
     let endOffset = firstOffset
     const last = await this.db.iterator({ gte: recordKey(0), lt: RECORDS_END, reverse: true, limit: 1 }).all()
@@ -879,11 +872,12 @@ export class Outbox extends EventEmitter {
         endOffset = record.offset + record.size
       }
     }
-    // Kept counters that the failed batch did not persist.
-    const mem = this.state.counters
-    for (const k of Object.keys(counters) as Array<keyof OutboxCounters>)
-      counters[k] = Math.max(counters[k], mem[k])
-    this.state = { firstSeq, lastSeq, firstOffset, endOffset, counters }
+    this.state = { firstSeq, lastSeq, firstOffset, endOffset }
+    this.persisted = this.stateText(this.state, persisted.counters)
+    // After a recovery, counts made in memory since the last write must not be lost.
+    for (const k of Object.keys(this.counters) as Array<keyof OutboxCounters>) {
+      this.counters[k] = Math.max(this.counters[k], persisted.counters[k])
+    }
 
     for await (const [key, value] of this.db.iterator({ gte: CURSORS_START, lt: CURSORS_END })) {
       const name = cursorNameFromKey(key)
@@ -893,15 +887,9 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  private encodeState(s: LogState): Buffer {
-    return Buffer.from(
-      JSON.stringify({
-        v: STATE_VERSION,
-        firstSeq: s.firstSeq,
-        firstOffset: s.firstOffset,
-        counters: s.counters,
-      }),
-    )
+  /** The state value as it would be written (compared with `persisted` to know whether to write it). */
+  private stateText(s: LogState, counters: OutboxCounters = this.counters): string {
+    return encodeState({ firstSeq: s.firstSeq, firstOffset: s.firstOffset, counters }).toString('utf8')
   }
 
   private startTimers(): void {
@@ -940,15 +928,38 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  private async getRecordValue(seq: number): Promise<Buffer | undefined> {
-    await this.whenOpen()
-    return this.db.get(recordKey(seq))
+  private getRecordValue(seq: number): Promise<Buffer | undefined> {
+    return this.reading((db) => db.get(recordKey(seq)))
   }
 
-  private async whenOpen(): Promise<void> {
-    if (this.closed) throw this.closedError()
-    if (this.recovery) await this.recovery
+  /**
+   * Runs a read against the database. Recovery closes the gate to new reads and waits for the ones
+   * in progress before it closes the database, so no read sees it closed under its feet.
+   */
+  private async reading<T>(fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
+    while (this.readGate) await this.readGate
     if (this.closed || this.db.status !== 'open') throw this.closedError()
+    this.activeReads++
+    try {
+      return await fn(this.db)
+    } finally {
+      this.activeReads--
+      if (this.activeReads === 0) this.readsIdle?.()
+    }
+  }
+
+  /** Closes the gate to new reads and resolves when none is in progress. */
+  private async closeReadGate(): Promise<() => void> {
+    let open!: () => void
+    this.readGate = new Promise<void>((resolve) => {
+      open = () => {
+        this.readGate = undefined
+        resolve()
+      }
+    })
+    while (this.activeReads > 0) await new Promise<void>((resolve) => (this.readsIdle = resolve))
+    this.readsIdle = undefined
+    return open
   }
 
   private assertOpen(): void {
@@ -970,14 +981,9 @@ export class Outbox extends EventEmitter {
   }
 }
 
-async function dirBytes(dir: string): Promise<number> {
-  let total = 0
-  try {
-    for (const name of await readdir(dir)) {
-      total += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size
-    }
-  } catch {
-    return 0
-  }
-  return total
+function settle(p: PendingAppend, result: number | Error): void {
+  if (p.settled) return
+  p.settled = true
+  if (typeof result === 'number') p.resolve(result)
+  else p.reject(result)
 }

@@ -1,0 +1,155 @@
+// Fixtures for end-to-end tests: a cloud (mosquitto + a recording sink with a persistent session, so
+// nothing the gateway hands to mosquitto is lost while the sink reconnects), gateway configs, and
+// devices that publish numbered readings and remember which ones were acknowledged.
+import { join } from 'node:path'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { freePort, Mosquitto } from '../../scripts/ci/mosquitto.js'
+import { hasBinary, needs } from './needs.js'
+import { UpstreamSink } from './upstream-sink.js'
+
+export const haveMosquitto = (): boolean =>
+  needs('mosquitto (apt-get install mosquitto)', hasBinary('mosquitto'))
+
+export interface Cloud {
+  port: number
+  url: string
+  mosquitto: Mosquitto | undefined
+  sink: UpstreamSink
+  /** Starts mosquitto (again) and reconnects the sink. */
+  up(): Promise<void>
+  /** Stops mosquitto cleanly (its persistence keeps the sink's queue). */
+  down(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Prepares a cloud broker whose sink session already exists, then leaves it down (`startUp: false`) or up.
+ */
+export async function createCloud(dir: string, startUp: boolean): Promise<Cloud> {
+  const port = await freePort()
+  const url = `mqtt://127.0.0.1:${port}`
+  const mosquitto = await Mosquitto.start({ dir: join(dir, 'mosquitto'), port, persistence: true })
+  const sink = new UpstreamSink(url, '#', true, `sink-${port}`)
+  await sink.connect() // creates the persistent session and its subscription
+  const cloud: Cloud = {
+    port,
+    url,
+    mosquitto,
+    sink,
+    async up() {
+      await mosquitto.run()
+      await sink.connect()
+    },
+    async down() {
+      await sink.close()
+      await mosquitto.stop()
+    },
+    async close() {
+      await sink.close()
+      await mosquitto.kill()
+    },
+  }
+  if (!startUp) await cloud.down()
+  return cloud
+}
+
+export function gatewayConfig(
+  dataDir: string,
+  upstreamUrl: string | undefined,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    gatewayId: 'gw-test',
+    dataDir,
+    log: { level: 'info' },
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }], allowAnonymous: true },
+    outbox: { minFreeDiskBytes: 0, reserveBytes: 0 },
+    upstreams: upstreamUrl
+      ? [
+          {
+            name: 'cloud',
+            type: 'mqtt',
+            url: upstreamUrl,
+            reconnect: { minMs: 50, maxMs: 300 },
+            connectTimeoutMs: 2000,
+          },
+        ]
+      : [],
+    http: { enabled: false },
+    ...extra,
+  }
+}
+
+export interface Reading {
+  client: number
+  i: number
+}
+
+export const readingTopic = (client: number) => `sensors/dev-${client}/telemetry`
+export const encodeReading = (r: Reading) => Buffer.from(JSON.stringify(r))
+export const decodeReading = (payload: Buffer): Reading => JSON.parse(payload.toString()) as Reading
+
+/**
+ * `clients` devices each publish `perClient` QoS 1 readings with up to `inflight` unacknowledged,
+ * recording the acknowledged ones. Stops early (without throwing) when a connection dies.
+ */
+export async function publishReadings(
+  url: string,
+  clients: number,
+  perClient: number,
+  options: { inflight?: number; reconnect?: boolean; onAck?: (r: Reading) => void } = {},
+): Promise<Reading[][]> {
+  const inflight = options.inflight ?? 100
+  const acked: Reading[][] = Array.from({ length: clients }, () => [])
+  const devices: MqttClient[] = []
+  try {
+    for (let c = 0; c < clients; c++) {
+      devices.push(
+        await connectAsync(url, {
+          clientId: `dev-${c}-${process.pid}`,
+          reconnectPeriod: options.reconnect ? 200 : 0,
+          connectTimeout: 5000,
+        }),
+      )
+    }
+    await Promise.all(
+      devices.map(async (device, c) => {
+        let next = 0
+        let dead = false
+        device.on('close', () => {
+          if (!options.reconnect) dead = true
+        })
+        const worker = async () => {
+          while (next < perClient && !dead) {
+            const r = { client: c, i: next++ }
+            try {
+              await device.publishAsync(readingTopic(c), encodeReading(r), { qos: 1 })
+            } catch {
+              dead = true
+              return
+            }
+            acked[c]?.push(r)
+            options.onAck?.(r)
+          }
+        }
+        await Promise.all(Array.from({ length: inflight }, worker))
+      }),
+    )
+  } finally {
+    await Promise.all(devices.map((d) => d.endAsync(true).catch(() => undefined)))
+  }
+  return acked
+}
+
+/** Checks that, per client, the first copies of the readings arrive in publish order. Returns problems. */
+export function orderProblems(messages: ReadonlyArray<{ payload: Buffer }>): string[] {
+  const last = new Map<number, number>()
+  const problems: string[] = []
+  for (const m of messages) {
+    const r = decodeReading(m.payload)
+    const prev = last.get(r.client) ?? -1
+    if (r.i <= prev) problems.push(`client ${r.client}: ${r.i} after ${prev}`)
+    last.set(r.client, Math.max(prev, r.i))
+  }
+  return problems
+}
