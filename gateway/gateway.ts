@@ -1,4 +1,4 @@
-// Composition and lifecycle. Start in order — outbox → broker → forwarders — and stop in reverse under
+// Composition and lifecycle. Start in order — outbox → broker → forwarders → http — and stop in reverse under
 // one deadline: stop accepting, let pending appends commit, give forwarders a short drain, close the
 // outbox. Stop keeps going when one part fails and reports what failed.
 import type { Config } from '../config/schema.js'
@@ -6,6 +6,7 @@ import { Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
 import { GatewayError } from './errors.js'
 import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
+import { HttpServer } from './http/http-server.js'
 import { createIngest } from './ingest.js'
 import type { Logger } from './logger.js'
 import { Router } from './router.js'
@@ -31,6 +32,7 @@ export class Gateway {
   private outbox: Outbox | undefined
   private broker: Broker | undefined
   private forwarders: MqttForwarder[] = []
+  private http: HttpServer | undefined
   private started = 0
   private stopping: Promise<void> | undefined
   private readonly log: Logger
@@ -41,6 +43,11 @@ export class Gateway {
 
   get listeners(): ReadonlyArray<{ type: string; host: string; port: number }> {
     return this.broker?.addresses ?? []
+  }
+
+  /** The HTTP port (after start; 0 when HTTP is disabled). */
+  get httpPort(): number {
+    return this.http?.port ?? 0
   }
 
   async start(): Promise<void> {
@@ -120,6 +127,15 @@ export class Gateway {
 
       await broker.start()
       for (const f of this.forwarders) f.start()
+      if (config.http.enabled) {
+        this.http = new HttpServer({
+          host: config.http.host,
+          port: config.http.port,
+          status: () => this.status(),
+          logger: this.log.child({ part: 'http' }),
+        })
+        await this.http.start()
+      }
       this.log.info(
         { gatewayId: config.gatewayId, listeners: broker.addresses, upstreams: configured.size },
         'gateway started',
@@ -160,6 +176,8 @@ export class Gateway {
       }
     }
     const outbox = this.outbox
+    const http = this.http
+    if (http) await step('http', () => http.stop())
     if (this.broker) await step('broker', () => (this.broker as Broker).stop())
     if (outbox) await step('pending appends', () => outbox.flush())
     if (this.forwarders.length > 0) {

@@ -146,6 +146,9 @@ export class Outbox extends EventEmitter {
   private readonly cursorPos = new Map<string, number>()
   private readonly dirtyCursors = new Map<string, number>()
   private readonly removedCursors = new Set<string>()
+  /** Cursor positions known to be written, and commit() calls waiting for theirs. */
+  private readonly persistedCursors = new Map<string, number>()
+  private cursorWaiters: Array<{ name: string; seq: number; resolve: () => void }> = []
   private syncRequested = false
   private unsynced = false
   private expiryRequested = false
@@ -327,17 +330,22 @@ export class Outbox extends EventEmitter {
 
   /**
    * Moves a cursor forward to `seq` (the last record this upstream is done with). Written with the next
-   * batch; records below every cursor are then deleted. Moving backwards is ignored.
+   * batch (without fsync: a process crash keeps it, a power cut may cost some duplicates); records below
+   * every cursor are then deleted. Moving backwards is ignored. Resolves once the position is written
+   * (or the outbox closes), so a forwarder can bound what a crash would make it resend.
    */
-  commit(name: string, seq: number): void {
+  commit(name: string, seq: number): Promise<void> {
     this.assertOpen()
     const pos = this.cursorPos.get(name)
     if (pos === undefined) throw new Error(`unknown cursor "${name}"`)
-    if (seq <= pos) return
     const to = Math.min(seq, this.state.lastSeq)
-    this.cursorPos.set(name, to)
-    this.dirtyCursors.set(name, to)
-    this.kick()
+    if (to > pos) {
+      this.cursorPos.set(name, to)
+      this.dirtyCursors.set(name, to)
+      this.kick()
+    }
+    if ((this.persistedCursors.get(name) ?? -1) >= to) return Promise.resolve()
+    return new Promise((resolve) => this.cursorWaiters.push({ name, seq: to, resolve }))
   }
 
   /** Removes a cursor (its upstream left the config); its backlog is counted as dropped. Returns that count. */
@@ -348,7 +356,10 @@ export class Outbox extends EventEmitter {
     const backlog = Math.max(0, this.state.lastSeq - Math.max(pos, this.state.firstSeq - 1))
     this.cursorPos.delete(name)
     this.dirtyCursors.delete(name)
+    this.persistedCursors.delete(name)
     this.removedCursors.add(name)
+    for (const w of this.cursorWaiters) if (w.name === name) w.resolve()
+    this.cursorWaiters = this.cursorWaiters.filter((w) => w.name !== name)
     this.counters.upstreamRemoved += backlog
     this.kick()
     return backlog
@@ -436,6 +447,7 @@ export class Outbox extends EventEmitter {
     for (const p of this.pending.splice(0)) settle(p, err)
     for (const w of this.appendWaiters) w.resolve()
     this.appendWaiters.clear()
+    this.resolveCursorWaiters(true)
     try {
       if (this.db.status === 'open') {
         if (this.unsynced && !this.broken) {
@@ -570,8 +582,11 @@ export class Outbox extends EventEmitter {
     this.persisted = stateText
     this.counters.evicted += delta.evicted
     this.counters.expired += delta.expired
-    for (const [name, pos] of cursorsWritten)
+    for (const [name, pos] of cursorsWritten) {
       if (this.dirtyCursors.get(name) === pos) this.dirtyCursors.delete(name)
+      this.persistedCursors.set(name, pos)
+    }
+    if (cursorsWritten.length > 0) this.resolveCursorWaiters(false)
     for (const name of removed) if (!this.cursorPos.has(name)) this.removedCursors.delete(name)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
     let written = 0
@@ -698,6 +713,15 @@ export class Outbox extends EventEmitter {
     } finally {
       await it.close()
     }
+  }
+
+  private resolveCursorWaiters(all: boolean): void {
+    const keep: typeof this.cursorWaiters = []
+    for (const w of this.cursorWaiters) {
+      if (all || (this.persistedCursors.get(w.name) ?? -1) >= w.seq) w.resolve()
+      else keep.push(w)
+    }
+    this.cursorWaiters = keep
   }
 
   private notifyAppended(): void {
@@ -883,6 +907,7 @@ export class Outbox extends EventEmitter {
       const name = cursorNameFromKey(key)
       if (this.removedCursors.has(name)) continue
       const pos = decodeSeq(value)
+      this.persistedCursors.set(name, pos)
       this.cursorPos.set(name, Math.max(pos, this.cursorPos.get(name) ?? pos))
     }
   }

@@ -10,8 +10,19 @@ export class AckWindow {
   /** @param acked sequence number everything up to which is acknowledged */
   constructor(public acked: number) {}
 
+  /** Messages sent and not yet acknowledged. */
   get size(): number {
     return this.seqs.length - this.head
+  }
+
+  /** Messages ever pushed. */
+  get pushed(): number {
+    return this.base + this.seqs.length
+  }
+
+  /** Messages retired: acknowledged along with everything before them. */
+  get retired(): number {
+    return this.base + this.head
   }
 
   /** Adds a message; returns its slot, for ack(). */

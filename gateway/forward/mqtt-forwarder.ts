@@ -1,11 +1,12 @@
 // Forwards the outbox to one MQTT upstream (mqtt.js 5), and carries its downlink back.
 //
 // The outbox, not the upstream session, is the source of truth: every connection is a clean session
-// that starts sending right after this upstream's cursor. Up to `maxInflight` messages are in flight
-// (fewer if the broker's CONNACK announces a smaller Receive Maximum); the cursor moves over the
-// contiguous acknowledged prefix only, so after a crash or a dropped connection nothing unacknowledged
-// is skipped. Duplicates are possible (at most the in-flight window after a crash) and carry their
-// identity as MQTT 5 user properties: outpost-gateway + outpost-seq.
+// that starts sending right after this upstream's cursor. The cursor moves over the contiguous
+// acknowledged prefix only, so after a crash or a dropped connection nothing unacknowledged is
+// skipped. A message holds its slot in the window (`maxInflight`, or the broker's smaller Receive
+// Maximum) until the cursor past it is written, so a crash resends at most a window's worth:
+// duplicates are bounded by maxInflight, and carry their identity as MQTT 5 user properties
+// (outpost-gateway + outpost-seq).
 import { readFileSync } from 'node:fs'
 import {
   type IClientOptions,
@@ -288,26 +289,34 @@ export class MqttForwarder {
     const window = new AckWindow(this.acked)
     let readPos = this.acked
     let slotFree: (() => void) | undefined
+    let persistedRetired = 0 // slots whose cursor position is written
+    const occupied = () => window.pushed - persistedRetired
     const qos = this.config.qos
     const v5 = this.config.protocolVersion === 5
+    const wake = () => {
+      if (slotFree) {
+        const w = slotFree
+        slotFree = undefined
+        w()
+      }
+    }
 
     const onAck = (slot: number) => {
       const moved = window.ack(slot)
       this.inflight = window.size
       if (moved !== undefined && moved > this.acked) {
         this.acked = moved
-        this.outbox.commit(this.name, moved)
+        const retired = window.retired
+        this.outbox.commit(this.name, moved).then(() => {
+          if (retired > persistedRetired) persistedRetired = retired
+          wake()
+        })
         for (const w of this.progressWaiters) w()
-      }
-      if (slotFree) {
-        const wake = slotFree
-        slotFree = undefined
-        wake()
       }
     }
 
     while (!signal.aborted) {
-      if (window.size >= this.window) {
+      if (occupied() >= this.window) {
         await untilAborted(signal, (resolve) => {
           slotFree = resolve
         })
@@ -316,7 +325,7 @@ export class MqttForwarder {
       let records: StoredRecord[]
       try {
         records = await this.outbox.read(readPos, {
-          maxRecords: Math.min(READ_BATCH, this.window - window.size),
+          maxRecords: Math.min(READ_BATCH, this.window - occupied()),
           maxBytes: READ_BYTES,
         })
       } catch (err) {

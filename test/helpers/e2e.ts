@@ -97,7 +97,7 @@ export async function publishReadings(
   url: string,
   clients: number,
   perClient: number,
-  options: { inflight?: number; reconnect?: boolean; onAck?: (r: Reading) => void } = {},
+  options: { inflight?: number; reconnect?: boolean; startAt?: number; onAck?: (r: Reading) => void } = {},
 ): Promise<Reading[][]> {
   const inflight = options.inflight ?? 100
   const acked: Reading[][] = Array.from({ length: clients }, () => [])
@@ -114,13 +114,18 @@ export async function publishReadings(
     }
     await Promise.all(
       devices.map(async (device, c) => {
-        let next = 0
+        const start = options.startAt ?? 0
+        let next = start
         let dead = false
         device.on('close', () => {
-          if (!options.reconnect) dead = true
+          if (options.reconnect) return
+          dead = true
+          // mqtt.js leaves in-flight publishes pending after a close without reconnect; ending the
+          // client rejects them, so the workers see the connection is gone.
+          device.end(true)
         })
         const worker = async () => {
-          while (next < perClient && !dead) {
+          while (next < start + perClient && !dead) {
             const r = { client: c, i: next++ }
             try {
               await device.publishAsync(readingTopic(c), encodeReading(r), { qos: 1 })

@@ -1,0 +1,178 @@
+// Prometheus text exposition (format 0.0.4) of a gateway status snapshot. Counters end in _total.
+import type { GatewayStatus } from '../gateway.js'
+
+type Labels = Record<string, string>
+
+class Exposition {
+  private readonly lines: string[] = []
+
+  metric(name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Labels, number]>): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    for (const [labels, value] of samples) {
+      const l = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+        .join(',')
+      this.lines.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 'NaN'}`)
+    }
+  }
+
+  text(): string {
+    return `${this.lines.join('\n')}\n`
+  }
+}
+
+export function renderMetrics(s: GatewayStatus): string {
+  const e = new Exposition()
+  const b = s.broker
+  const o = s.outbox
+  const one = (v: number): Array<[Labels, number]> => [[{}, v]]
+  e.metric('outpost_up', 'gauge', 'The gateway is running.', one(1))
+  e.metric('outpost_uptime_seconds', 'gauge', 'Seconds since the gateway started.', one(s.uptimeMs / 1000))
+  e.metric('outpost_broker_connections', 'gauge', 'Devices connected now.', one(b.connections))
+  e.metric(
+    'outpost_broker_connections_total',
+    'counter',
+    'Device connections accepted.',
+    one(b.connectionsTotal),
+  )
+  e.metric(
+    'outpost_broker_auth_failures_total',
+    'counter',
+    'Connections refused by authentication.',
+    one(b.authFailures),
+  )
+  e.metric(
+    'outpost_broker_publishes_received_total',
+    'counter',
+    'PUBLISH packets accepted for routing.',
+    one(b.publishesReceived),
+  )
+  e.metric('outpost_messages_stored_total', 'counter', 'Messages committed to the outbox.', one(b.stored))
+  e.metric(
+    'outpost_messages_local_only_total',
+    'counter',
+    'Messages that matched no route (local delivery only).',
+    one(b.localOnly),
+  )
+  e.metric('outpost_messages_dropped_total', 'counter', 'Messages not stored, by reason.', [
+    [{ reason: 'qos0_not_stored' }, b.qos0Dropped],
+    [{ reason: 'evicted' }, o.counters.evicted],
+    [{ reason: 'expired' }, o.counters.expired],
+    [{ reason: 'upstream_removed' }, o.counters.upstreamRemoved],
+  ])
+  e.metric(
+    'outpost_messages_refused_total',
+    'counter',
+    'QoS 1/2 messages refused without PUBACK, or publishes refused.',
+    [
+      [{ reason: 'not_stored' }, b.notStored],
+      [{ reason: 'reserved_topic' }, b.refusedReservedTopic],
+      [{ reason: 'not_authorized' }, b.refusedNotAuthorized],
+    ],
+  )
+  e.metric(
+    'outpost_subscriptions_refused_total',
+    'counter',
+    'Subscriptions refused by ACL.',
+    one(b.refusedSubscriptions),
+  )
+  e.metric('outpost_packets_rejected_total', 'counter', 'Packets that disconnected their client.', [
+    [{ reason: 'oversized' }, b.oversizedPackets],
+    [{ reason: 'malformed' }, b.malformedPackets],
+  ])
+  e.metric('outpost_client_errors_total', 'counter', 'Other client connection errors.', one(b.clientErrors))
+
+  e.metric('outpost_outbox_messages', 'gauge', 'Records in the outbox.', one(o.messages))
+  e.metric(
+    'outpost_outbox_bytes',
+    'gauge',
+    'Bytes of records in the outbox (what maxBytes limits).',
+    one(o.bytes),
+  )
+  e.metric('outpost_outbox_max_bytes', 'gauge', 'outbox.maxBytes.', one(o.maxBytes))
+  e.metric('outpost_outbox_disk_bytes', 'gauge', 'Bytes of the outbox database on disk.', one(o.diskBytes))
+  e.metric('outpost_outbox_disk_free_bytes', 'gauge', 'Free bytes on the data disk.', one(o.diskFreeBytes))
+  e.metric(
+    'outpost_outbox_appended_total',
+    'counter',
+    'Records appended since the outbox was created.',
+    one(o.appended),
+  )
+  e.metric('outpost_outbox_rejected_total', 'counter', 'Records the outbox refused, by reason.', [
+    [{ reason: 'max_bytes' }, o.counters.rejectedBytes],
+    [{ reason: 'max_messages' }, o.counters.rejectedMessages],
+    [{ reason: 'disk' }, o.counters.rejectedDisk],
+    [{ reason: 'write_failed' }, o.counters.writeFailed],
+  ])
+  e.metric(
+    'outpost_outbox_healthy',
+    'gauge',
+    '1 when the outbox accepts writes, 0 while it recovers.',
+    one(o.state === 'ok' ? 1 : 0),
+  )
+
+  const cursors = new Map(o.cursors.map((c) => [c.name, c]))
+  const ups = s.upstreams
+  const per = (f: (u: (typeof ups)[number]) => number): Array<[Labels, number]> =>
+    ups.map((u) => [{ upstream: u.name, type: u.type }, f(u)])
+  const fwd = (u: (typeof ups)[number]) => ('sent' in u ? u : undefined)
+  e.metric(
+    'outpost_upstream_connected',
+    'gauge',
+    '1 when the upstream connection is up.',
+    per((u) => (u.state === 'connected' ? 1 : 0)),
+  )
+  e.metric(
+    'outpost_upstream_backlog_messages',
+    'gauge',
+    'Records past the upstream cursor.',
+    per((u) => cursors.get(u.name)?.backlogMessages ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_backlog_bytes',
+    'gauge',
+    'Bytes past the upstream cursor.',
+    per((u) => cursors.get(u.name)?.backlogBytes ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_oldest_age_seconds',
+    'gauge',
+    'Age of the oldest record not yet delivered.',
+    per((u) => (cursors.get(u.name)?.oldestAgeMs ?? 0) / 1000),
+  )
+  e.metric(
+    'outpost_upstream_sent_total',
+    'counter',
+    'Messages published upstream (resends included).',
+    per((u) => fwd(u)?.sent ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_acked_total',
+    'counter',
+    'Messages the upstream acknowledged.',
+    per((u) => fwd(u)?.acked ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_inflight',
+    'gauge',
+    'Messages awaiting acknowledgement.',
+    per((u) => fwd(u)?.inflight ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_connects_total',
+    'counter',
+    'Successful connections to the upstream.',
+    per((u) => fwd(u)?.connects ?? 0),
+  )
+  e.metric('outpost_downlink_messages_total', 'counter', 'Downlink messages, by outcome.', [
+    ...per((u) => fwd(u)?.downlinkDelivered ?? 0).map(([l, v]): [Labels, number] => [
+      { ...l, outcome: 'delivered' },
+      v,
+    ]),
+    ...per((u) => fwd(u)?.downlinkFailed ?? 0).map(([l, v]): [Labels, number] => [
+      { ...l, outcome: 'failed' },
+      v,
+    ]),
+  ])
+  return e.text()
+}
