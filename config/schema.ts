@@ -65,7 +65,15 @@ const wsListener = z.strictObject({
 const listener = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener])
 
 const user = z.strictObject({
-  username: z.string().min(1),
+  // A username is substituted for %u in topic filters: wildcards or "/" in it would widen them.
+  username: z
+    .string()
+    .min(1)
+    .regex(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing NUL is the point
+      /^[^+#/\u0000]+$/,
+      'a username must not contain "+", "#", "/" or NUL (it is substituted for %u in topic filters)',
+    ),
   passwordHash: z
     .string()
     .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {

@@ -37,7 +37,8 @@ export class Acl {
     }
     const user = this.users.get(username)
     const text = password?.toString('utf8') ?? ''
-    if (!user) {
+    // Defence in depth (the config schema refuses such names): %u must never become a wildcard.
+    if (!user || /[+#/]/.test(username) || username.includes('\u0000')) {
       return { ok: false, reason: 'bad-credentials' }
     }
     const digest = createHash('sha256').update(user.passwordHash).update('\u0000').update(text).digest()
@@ -67,6 +68,8 @@ export class Acl {
 
 /** Whether every topic matched by `requested` is also matched by `allowed`. */
 export function filterCovers(allowed: string, requested: string): boolean {
+  // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with "$".
+  if (requested.startsWith('$') && (allowed.startsWith('+') || allowed.startsWith('#'))) return false
   const a = allowed.split('/')
   const r = requested.split('/')
   for (let i = 0; i < a.length; i++) {

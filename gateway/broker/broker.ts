@@ -225,6 +225,12 @@ export class Broker {
     done: (err?: Error | null) => void,
   ): void {
     const topic = packet.topic
+    // The size guard sees a chunk just before aedes parses it; anything parsed from a stream it cut
+    // (the oversized packet itself included) is refused, never stored.
+    if (client?.conn && this.cut.has(client.conn as Duplex)) {
+      done(new GatewayError('OUTPOST_PACKET_TOO_LARGE', 'packet from a connection cut by the size guard'))
+      return
+    }
     // Replacing authorizePublish drops aedes's own $SYS guard: keep it.
     if (topic.startsWith(SYS_PREFIX)) {
       this.counters.refusedReservedTopic++

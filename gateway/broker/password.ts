@@ -32,10 +32,29 @@ export async function verifyPassword(password: string, hashLine: string): Promis
   const parts = hashLine.split('$')
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false
   const [n, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
-  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || n > 2 ** 20) return false
+  // Bounded so a hand-edited line cannot make a Pi allocate gigabytes: N a power of two up to 2^20
+  // (128 MiB at r = 8 … 1 GiB at r = 64 would be too much), r ≤ 32, p ≤ 16.
+  const powerOfTwo = Number.isInteger(n) && n >= 2 && (n & (n - 1)) === 0
+  if (
+    !powerOfTwo ||
+    n > 2 ** 20 ||
+    !Number.isInteger(r) ||
+    r < 1 ||
+    r > 32 ||
+    !Number.isInteger(p) ||
+    p < 1 ||
+    p > 16
+  ) {
+    return false
+  }
+  if (128 * n * r > 256 * 2 ** 20) return false
   const salt = Buffer.from(parts[4] as string, 'base64')
   const expected = Buffer.from(parts[5] as string, 'base64')
-  if (expected.length === 0) return false
-  const key = await scrypt(password, salt, n, r, p, expected.length)
-  return timingSafeEqual(key, expected)
+  if (expected.length === 0 || expected.length > 256) return false
+  try {
+    const key = await scrypt(password, salt, n, r, p, expected.length)
+    return timingSafeEqual(key, expected)
+  } catch {
+    return false // parameters scrypt refuses: a bad hash line never matches
+  }
 }
