@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 
 export interface MosquittoOptions {
@@ -34,6 +35,9 @@ export class Mosquitto {
     const logFile = join(options.dir, 'mosquitto.log')
     const lines = [
       `listener ${port} 127.0.0.1`,
+      // Started as root, mosquitto switches to user "mosquitto", which cannot write our temp dir: its
+      // persistence file and log would silently go nowhere.
+      `user ${userInfo().username}`,
       'allow_anonymous true',
       'max_queued_messages 0',
       'max_queued_bytes 0',

@@ -45,7 +45,7 @@ export async function createCloud(dir: string, startUp: boolean): Promise<Cloud>
       await mosquitto.stop()
     },
     async close() {
-      await sink.close()
+      await sink.close(true)
       await mosquitto.kill()
     },
   }
@@ -97,7 +97,14 @@ export async function publishReadings(
   url: string,
   clients: number,
   perClient: number,
-  options: { inflight?: number; reconnect?: boolean; startAt?: number; onAck?: (r: Reading) => void } = {},
+  options: {
+    inflight?: number
+    reconnect?: boolean
+    startAt?: number
+    /** Pause after each acknowledged reading (per worker), to stretch a stream over time. */
+    pauseMs?: number
+    onAck?: (r: Reading) => void
+  } = {},
 ): Promise<Reading[][]> {
   const inflight = options.inflight ?? 100
   const acked: Reading[][] = Array.from({ length: clients }, () => [])
@@ -135,6 +142,7 @@ export async function publishReadings(
             }
             acked[c]?.push(r)
             options.onAck?.(r)
+            if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
           }
         }
         await Promise.all(Array.from({ length: inflight }, worker))

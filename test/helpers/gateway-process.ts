@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { GatewayStatus } from '../../gateway/gateway.js'
 
 export const CLI = fileURLToPath(new URL('../../dist/gateway/cli.js', import.meta.url))
 
@@ -79,6 +80,14 @@ export class GatewayProcess {
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`
+  }
+
+  /** GET /api/status (the config must enable http, e.g. on port 0). */
+  async status(): Promise<GatewayStatus> {
+    const line = this.logs.find((l) => l.msg === 'http listening')
+    if (!line) throw new Error('gateway has no http listener (enable http in its config)')
+    const res = await fetch(`http://127.0.0.1:${line.port as number}/api/status`)
+    return (await res.json()) as GatewayStatus
   }
 
   waitForLog(match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {

@@ -1,6 +1,6 @@
 // The cloud side of an end-to-end test: an MQTT 5 client on the test's mosquitto that records every
 // message the gateway forwards, with the identity the gateway attached (outpost-gateway, outpost-seq).
-import { connectAsync, type MqttClient } from 'mqtt'
+import { connect, type MqttClient } from 'mqtt'
 
 export interface SunkMessage {
   topic: string
@@ -27,7 +27,10 @@ export class UpstreamSink {
   ) {}
 
   async connect(): Promise<void> {
-    const client = await connectAsync(this.url, {
+    // The message handler goes on before CONNACK: a resumed session's queued messages can arrive in the
+    // same read as the CONNACK, before an `await connectAsync()` would return (and mqtt.js acknowledges
+    // them whether or not anyone listens).
+    const client = connect(this.url, {
       protocolVersion: 5,
       clientId: this.clientId,
       clean: !this.persistent,
@@ -46,6 +49,10 @@ export class UpstreamSink {
       this.messages.push(m)
       this.ids.add(`${m.gateway}/${m.seq}`)
       for (const w of this.waiters) w()
+    })
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve())
+      client.once('error', reject)
     })
     await client.subscribeAsync(this.filter, { qos: 1 })
     this.client = client
@@ -93,8 +100,9 @@ export class UpstreamSink {
     })
   }
 
-  async close(): Promise<void> {
-    await this.client?.endAsync(true)
+  /** Disconnects after acknowledging what it received (force: drop the connection at once). */
+  async close(force = false): Promise<void> {
+    await this.client?.endAsync(force)
     this.client = undefined
   }
 }
