@@ -10,7 +10,7 @@
 // Every run is bounded by a record count and a time limit, whichever comes first.
 //
 // The target (DESIGN.md, group commit): fsync mode at 512 appenders reaches ≥ 70% of raw fsync.
-import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -22,6 +22,7 @@ import {
   cpuMeter,
   type DiskBytes,
   diskBytesBetween,
+  fileSystemType,
   fmt,
   fmtInt,
   formatTable,
@@ -34,6 +35,7 @@ import {
   readProcIo,
   round,
 } from './report.js'
+import { mulberry32, telemetryPayload } from './workload.js'
 
 const MODES: readonly Durability[] = ['fsync', 'batch', 'none']
 const RAW_BATCH_RECORDS = 512
@@ -327,46 +329,6 @@ function buildWorkload(maxAppenders: number, payloadBytes: number): Workload {
     offset += recordKey(0).length + value.length
   }
   return { byAppender, rawValues, payloadBytes }
-}
-
-function telemetryPayload(seq: number, bytes: number, random: () => number): Buffer {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
-  let s =
-    `{"seq":${seq},"temp":${(15 + random() * 15).toFixed(2)},"hum":${(30 + random() * 40).toFixed(1)},` +
-    `"bat":${(3.3 + random() * 0.9).toFixed(3)},"rssi":${-40 - Math.floor(random() * 60)},"pad":"`
-  while (s.length < bytes - 2) s += alphabet[Math.floor(random() * alphabet.length)]
-  return Buffer.from((s + '"}').slice(0, bytes))
-}
-
-/** Small seeded PRNG, so every run writes the same bytes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
-
-const FS_TYPES: Record<number, string> = {
-  61267: 'ext4',
-  16914836: 'tmpfs',
-  1481003842: 'xfs',
-  2435016766: 'btrfs',
-  2035054128: 'overlayfs',
-  801189825: 'zfs',
-  4076150800: 'f2fs',
-}
-
-async function fileSystemType(dir: string): Promise<string> {
-  try {
-    const type = (await statfs(dir)).type
-    return FS_TYPES[type] ?? `0x${type.toString(16)}`
-  } catch {
-    return 'unknown'
-  }
 }
 
 // ---------------------------------------------------------------- report

@@ -1,6 +1,7 @@
 // Helpers shared by the benchmarks in this folder: flags, timing, /proc/self/io, percentiles, and the
 // two outputs every benchmark prints: a table for people and one `BENCH_JSON {...}` line for scripts.
 import { readFileSync } from 'node:fs'
+import { statfs } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 
 /** Prefix of the machine-readable line: `grep '^BENCH_JSON ' | cut -c12-` gives the JSON. */
@@ -44,6 +45,28 @@ function mainThreadCpuNs(): number | undefined {
     return Number.isFinite(ns) ? ns : undefined
   } catch {
     return undefined
+  }
+}
+
+// ---------------------------------------------------------------- file system
+
+const FS_TYPES: Record<number, string> = {
+  61267: 'ext4',
+  16914836: 'tmpfs',
+  1481003842: 'xfs',
+  2435016766: 'btrfs',
+  2035054128: 'overlayfs',
+  801189825: 'zfs',
+  4076150800: 'f2fs',
+}
+
+/** Name of the file system `dir` is on (ext4, tmpfs, …), for the report: fsync costs depend on it. */
+export async function fileSystemType(dir: string): Promise<string> {
+  try {
+    const type = (await statfs(dir)).type
+    return FS_TYPES[type] ?? `0x${type.toString(16)}`
+  } catch {
+    return 'unknown'
   }
 }
 
