@@ -117,11 +117,14 @@ export interface OutboxStats {
 interface PendingAppend {
   values: Buffer[]
   bytes: number
+  /** Sequence number of the first record, once the writer placed it. */
+  first: number
   settled: boolean
   resolve: (firstSeq: number) => void
   reject: (err: Error) => void
 }
 
+const EVICT = Symbol('evict')
 const MAX_BATCH_RECORDS = 8192
 const MAX_BATCH_BYTES = 8 * 2 ** 20
 const RETENTION_CHUNK = 4096
@@ -249,7 +252,7 @@ export class Outbox extends EventEmitter {
       bytes += RECORD_KEY_BYTES + value.length
     }
     return new Promise<number>((resolve, reject) => {
-      this.pending.push({ values, bytes, settled: false, resolve, reject })
+      this.pending.push({ values, bytes, first: 0, settled: false, resolve, reject })
       this.kick()
     })
   }
@@ -542,25 +545,27 @@ export class Outbox extends EventEmitter {
       }
     }
 
-    // 3. Appends, in arrival order.
-    const accepted: Array<{ p: PendingAppend; first: number }> = []
-    const batchOffsets: number[] = [] // offsets of this batch's records, by seq - (this.state.lastSeq + 1)
+    // 3. Appends, in arrival order. The limit check is synchronous; only an eviction reads.
+    const accepted: PendingAppend[] = []
+    const dropOldest = this.opts.whenFull === 'drop-oldest'
+    const batchOffsets: number[] = [] // under drop-oldest: this batch's offsets, by seq - (this.state.lastSeq + 1)
     for (const p of taken) {
-      const refusal = await this.admit(p, s, batchOffsets, batch, delta)
+      let refusal = this.check(p, s)
+      if (refusal === EVICT) refusal = await this.evictFor(p, s, batchOffsets, batch, delta)
       if (refusal !== undefined) {
         settle(p, refusal)
         continue
       }
-      const first = s.lastSeq + 1
+      p.first = s.lastSeq + 1
       for (const value of p.values) {
         value.writeDoubleBE(s.endOffset, 2) // the record's offset field (record-codec.ts)
         s.lastSeq++
         batch.put(recordKey(s.lastSeq), value)
-        batchOffsets.push(s.endOffset)
+        if (dropOldest) batchOffsets.push(s.endOffset)
         s.endOffset += RECORD_KEY_BYTES + value.length
       }
       ops += p.values.length
-      accepted.push({ p, first })
+      accepted.push(p)
     }
 
     // 4. Cursors, then the state whenever it differs from what the disk holds.
@@ -590,9 +595,9 @@ export class Outbox extends EventEmitter {
     for (const name of removed) if (!this.cursorPos.has(name)) this.removedCursors.delete(name)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
     let written = 0
-    for (const { p, first } of accepted) {
+    for (const p of accepted) {
       written += p.bytes
-      settle(p, first)
+      settle(p, p.first)
     }
     this.disk.noteWritten(written, this.now())
     if (accepted.length > 0) this.notifyAppended()
@@ -629,16 +634,10 @@ export class Outbox extends EventEmitter {
   }
 
   /**
-   * Checks one append against the limits. Under drop-oldest, evicts (in `batch`, moving `s`) to make
-   * room. Returns the error to refuse it with, or undefined when it fits.
+   * Checks one append against the limits (synchronously: this runs for every append). Returns
+   * undefined when it fits, the error to refuse it with, or EVICT when drop-oldest must make room.
    */
-  private async admit(
-    p: PendingAppend,
-    s: LogState,
-    batchOffsets: number[],
-    batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
-    delta: { evicted: number },
-  ): Promise<OutboxError | undefined> {
+  private check(p: PendingAppend, s: LogState): OutboxError | typeof EVICT | undefined {
     const n = p.values.length
     const { maxBytes, maxMessages, whenFull } = this.opts
     if (p.bytes > maxBytes || (maxMessages !== undefined && n > maxMessages)) {
@@ -655,16 +654,27 @@ export class Outbox extends EventEmitter {
     const overMessages = maxMessages !== undefined && s.lastSeq - s.firstSeq + 1 + n > maxMessages
     const overBytes = s.endOffset - s.firstOffset + p.bytes > maxBytes
     if (!overMessages && !overBytes) return undefined
-    if (whenFull === 'reject') {
-      if (overBytes) this.counters.rejectedBytes += n
-      else this.counters.rejectedMessages += n
-      return this.fullError(overBytes ? 'bytes' : 'messages', n)
-    }
-    // drop-oldest: the new first record is the lowest one that satisfies both limits.
+    if (whenFull === 'drop-oldest') return EVICT
+    if (overBytes) this.counters.rejectedBytes += n
+    else this.counters.rejectedMessages += n
+    return this.fullError(overBytes ? 'bytes' : 'messages', n)
+  }
+
+  /** drop-oldest: evicts (in `batch`, moving `s`) the fewest oldest records that make room for `p`. */
+  private async evictFor(
+    p: PendingAppend,
+    s: LogState,
+    batchOffsets: number[],
+    batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
+    delta: { evicted: number },
+  ): Promise<undefined> {
+    const n = p.values.length
+    const { maxBytes, maxMessages } = this.opts
     let k = s.firstSeq
-    if (overMessages && maxMessages !== undefined) k = Math.max(k, s.lastSeq + n - maxMessages + 1)
-    if (overBytes)
+    if (maxMessages !== undefined) k = Math.max(k, s.lastSeq + n - maxMessages + 1)
+    if (s.endOffset - s.firstOffset + p.bytes > maxBytes) {
       k = Math.max(k, await this.firstSeqWithOffsetAtLeast(s.endOffset + p.bytes - maxBytes, s, batchOffsets))
+    }
     delta.evicted += k - s.firstSeq
     this.deletedSinceCompact += await this.deleteBelow(k, s, batch, batchOffsets)
     return undefined
