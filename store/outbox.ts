@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
+import { CursorTable } from './cursor-table.js'
 import { DiskGuard } from './disk-guard.js'
 import { type FullReason, isNoSpace, OutboxError } from './errors.js'
 import {
@@ -38,6 +39,7 @@ import {
   type OutboxCounters,
   zeroCounters,
 } from './outbox-state.js'
+import { ReadGate } from './read-gate.js'
 import {
   decodeRecord,
   encodeRecord,
@@ -146,12 +148,8 @@ export class Outbox extends EventEmitter {
   private persisted = ''
 
   private pending: PendingAppend[] = []
-  private readonly cursorPos = new Map<string, number>()
-  private readonly dirtyCursors = new Map<string, number>()
-  private readonly removedCursors = new Set<string>()
-  /** Cursor positions known to be written, and commit() calls waiting for theirs. */
-  private readonly persistedCursors = new Map<string, number>()
-  private cursorWaiters: Array<{ name: string; seq: number; resolve: () => void }> = []
+  private readonly cursors = new CursorTable()
+  private readonly reads = new ReadGate()
   private syncRequested = false
   private unsynced = false
   private expiryRequested = false
@@ -165,9 +163,6 @@ export class Outbox extends EventEmitter {
   private closed = false
   private broken: OutboxError | undefined
   private recovery: Promise<void> | undefined
-  private readGate: Promise<void> | undefined
-  private activeReads = 0
-  private readsIdle: (() => void) | undefined
   private readonly recoveryAbort = new AbortController()
   private compaction: Promise<void> | undefined
   private deletedSinceCompact = 0
@@ -312,7 +307,7 @@ export class Outbox extends EventEmitter {
 
   /** Cursor names known to the outbox. */
   cursorNames(): string[] {
-    return [...this.cursorPos.keys()]
+    return this.cursors.names()
   }
 
   /**
@@ -321,12 +316,10 @@ export class Outbox extends EventEmitter {
    */
   cursor(name: string): number {
     this.assertOpen()
-    const pos = this.cursorPos.get(name)
+    const pos = this.cursors.get(name)
     if (pos !== undefined) return pos
     const start = this.state.firstSeq - 1
-    this.cursorPos.set(name, start)
-    this.removedCursors.delete(name)
-    this.dirtyCursors.set(name, start)
+    this.cursors.create(name, start)
     this.kick()
     return start
   }
@@ -339,30 +332,17 @@ export class Outbox extends EventEmitter {
    */
   commit(name: string, seq: number): Promise<void> {
     this.assertOpen()
-    const pos = this.cursorPos.get(name)
-    if (pos === undefined) throw new Error(`unknown cursor "${name}"`)
     const to = Math.min(seq, this.state.lastSeq)
-    if (to > pos) {
-      this.cursorPos.set(name, to)
-      this.dirtyCursors.set(name, to)
-      this.kick()
-    }
-    if ((this.persistedCursors.get(name) ?? -1) >= to) return Promise.resolve()
-    return new Promise((resolve) => this.cursorWaiters.push({ name, seq: to, resolve }))
+    if (this.cursors.advance(name, to)) this.kick()
+    return this.cursors.whenPersisted(name, to)
   }
 
   /** Removes a cursor (its upstream left the config); its backlog is counted as dropped. Returns that count. */
   removeCursor(name: string): number {
     this.assertOpen()
-    const pos = this.cursorPos.get(name)
+    const pos = this.cursors.remove(name)
     if (pos === undefined) return 0
     const backlog = Math.max(0, this.state.lastSeq - Math.max(pos, this.state.firstSeq - 1))
-    this.cursorPos.delete(name)
-    this.dirtyCursors.delete(name)
-    this.persistedCursors.delete(name)
-    this.removedCursors.add(name)
-    for (const w of this.cursorWaiters) if (w.name === name) w.resolve()
-    this.cursorWaiters = this.cursorWaiters.filter((w) => w.name !== name)
     this.counters.upstreamRemoved += backlog
     this.kick()
     return backlog
@@ -375,7 +355,7 @@ export class Outbox extends EventEmitter {
     const cursors: CursorStats[] = []
     const now = this.now()
     if (!this.closed && this.db.status === 'open') {
-      for (const [name, position] of this.cursorPos) {
+      for (const [name, position] of this.cursors.entries()) {
         const start = Math.max(position + 1, s.firstSeq)
         if (start > s.lastSeq) {
           cursors.push({ name, position, backlogMessages: 0, backlogBytes: 0, oldestAgeMs: 0 })
@@ -450,7 +430,7 @@ export class Outbox extends EventEmitter {
     for (const p of this.pending.splice(0)) settle(p, err)
     for (const w of this.appendWaiters) w.resolve()
     this.appendWaiters.clear()
-    this.resolveCursorWaiters(true)
+    this.cursors.releaseAll()
     try {
       if (this.db.status === 'open') {
         if (this.unsynced && !this.broken) {
@@ -481,8 +461,7 @@ export class Outbox extends EventEmitter {
   private hasWork(): boolean {
     return (
       this.pending.length > 0 ||
-      this.dirtyCursors.size > 0 ||
-      this.removedCursors.size > 0 ||
+      this.cursors.hasChanges ||
       this.syncRequested ||
       this.expiryRequested ||
       this.retentionTarget() >= this.state.firstSeq ||
@@ -511,10 +490,8 @@ export class Outbox extends EventEmitter {
 
   /** Highest sequence number every cursor is done with (-1 when there are no cursors: keep everything). */
   private retentionTarget(): number {
-    if (this.cursorPos.size === 0) return -1
-    let min = Number.POSITIVE_INFINITY
-    for (const pos of this.cursorPos.values()) if (pos < min) min = pos
-    return Math.min(min, this.state.lastSeq)
+    const min = this.cursors.min()
+    return min === undefined ? -1 : Math.min(min, this.state.lastSeq)
   }
 
   /** One batch: retention, expiry, the appends `taken` (each checked against the limits), cursors, state. */
@@ -569,11 +546,10 @@ export class Outbox extends EventEmitter {
     }
 
     // 4. Cursors, then the state whenever it differs from what the disk holds.
-    const cursorsWritten = [...this.dirtyCursors]
-    for (const [name, pos] of cursorsWritten) batch.put(cursorKey(name), encodeSeq(pos))
-    const removed = [...this.removedCursors]
-    for (const name of removed) batch.del(cursorKey(name))
-    ops += cursorsWritten.length + removed.length
+    const cursorChanges = this.cursors.changes()
+    for (const [name, pos] of cursorChanges.writes) batch.put(cursorKey(name), encodeSeq(pos))
+    for (const name of cursorChanges.removes) batch.del(cursorKey(name))
+    ops += cursorChanges.writes.length + cursorChanges.removes.length
     const counters = addCounters(this.counters, delta)
     const stateText = this.stateText(s, counters)
     if (stateText !== this.persisted || ops === 0) batch.put(STATE_KEY, Buffer.from(stateText))
@@ -587,12 +563,7 @@ export class Outbox extends EventEmitter {
     this.persisted = stateText
     this.counters.evicted += delta.evicted
     this.counters.expired += delta.expired
-    for (const [name, pos] of cursorsWritten) {
-      if (this.dirtyCursors.get(name) === pos) this.dirtyCursors.delete(name)
-      this.persistedCursors.set(name, pos)
-    }
-    if (cursorsWritten.length > 0) this.resolveCursorWaiters(false)
-    for (const name of removed) if (!this.cursorPos.has(name)) this.removedCursors.delete(name)
+    this.cursors.written(cursorChanges)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
     let written = 0
     for (const p of accepted) {
@@ -725,15 +696,6 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  private resolveCursorWaiters(all: boolean): void {
-    const keep: typeof this.cursorWaiters = []
-    for (const w of this.cursorWaiters) {
-      if (all || (this.persistedCursors.get(w.name) ?? -1) >= w.seq) w.resolve()
-      else keep.push(w)
-    }
-    this.cursorWaiters = keep
-  }
-
   private notifyAppended(): void {
     const last = this.state.lastSeq
     for (const w of this.appendWaiters) {
@@ -824,7 +786,7 @@ export class Outbox extends EventEmitter {
           continue
         }
       }
-      const openGate = await this.closeReadGate()
+      const openGate = await this.reads.close()
       try {
         if (this.db.status === 'open' || this.db.status === 'opening') await this.db.close()
         this.db = this.newDb()
@@ -914,11 +876,7 @@ export class Outbox extends EventEmitter {
     }
 
     for await (const [key, value] of this.db.iterator({ gte: CURSORS_START, lt: CURSORS_END })) {
-      const name = cursorNameFromKey(key)
-      if (this.removedCursors.has(name)) continue
-      const pos = decodeSeq(value)
-      this.persistedCursors.set(name, pos)
-      this.cursorPos.set(name, Math.max(pos, this.cursorPos.get(name) ?? pos))
+      this.cursors.loaded(cursorNameFromKey(key), decodeSeq(value))
     }
   }
 
@@ -967,34 +925,12 @@ export class Outbox extends EventEmitter {
     return this.reading((db) => db.get(recordKey(seq)))
   }
 
-  /**
-   * Runs a read against the database. Recovery closes the gate to new reads and waits for the ones
-   * in progress before it closes the database, so no read sees it closed under its feet.
-   */
-  private async reading<T>(fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
-    while (this.readGate) await this.readGate
-    if (this.closed || this.db.status !== 'open') throw this.closedError()
-    this.activeReads++
-    try {
-      return await fn(this.db)
-    } finally {
-      this.activeReads--
-      if (this.activeReads === 0) this.readsIdle?.()
-    }
-  }
-
-  /** Closes the gate to new reads and resolves when none is in progress. */
-  private async closeReadGate(): Promise<() => void> {
-    let open!: () => void
-    this.readGate = new Promise<void>((resolve) => {
-      open = () => {
-        this.readGate = undefined
-        resolve()
-      }
+  /** Runs a read; recovery holds reads back (ReadGate) around closing and reopening the database. */
+  private reading<T>(fn: (db: ClassicLevel<Buffer, Buffer>) => Promise<T>): Promise<T> {
+    return this.reads.run(() => {
+      if (this.closed || this.db.status !== 'open') return Promise.reject(this.closedError())
+      return fn(this.db)
     })
-    while (this.activeReads > 0) await new Promise<void>((resolve) => (this.readsIdle = resolve))
-    this.readsIdle = undefined
-    return open
   }
 
   private assertOpen(): void {
