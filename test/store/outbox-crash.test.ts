@@ -10,6 +10,7 @@ import { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
 import { type LineChild, spawnLines } from '../helpers/child.js'
 import { NO_DISK_GUARD, readAll, sleep } from '../helpers/outbox.js'
+import { prng } from '../helpers/prng.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/outbox-appender.mjs', import.meta.url))
@@ -26,18 +27,6 @@ const children: LineChild[] = []
 afterEach(async () => {
   for (const c of children.splice(0)) await c.kill9()
 })
-
-/** Small seeded PRNG (mulberry32) so a failing run can be replayed from the seed in its message. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest()
 

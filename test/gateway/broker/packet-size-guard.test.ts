@@ -10,6 +10,7 @@ import {
   guardPacketSize,
   PacketSizeScanner,
 } from '../../../gateway/broker/packet-size-guard.js'
+import { prng } from '../../helpers/prng.js'
 
 const LIMIT = 300
 
@@ -66,18 +67,6 @@ function sessionUnderLimit(): Buffer[] {
     publishOfSize(LIMIT), // exactly at the limit: allowed
     generate({ cmd: 'pingreq' }),
   ]
-}
-
-/** mulberry32, so a failing chunking can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Every way we chunk a stream: split at each position, byte by byte, and seeded random chunkings. */

@@ -2,18 +2,7 @@
 // including across the internal compaction of its arrays.
 import { describe, expect, test } from 'vitest'
 import { AckWindow } from '../../../gateway/forward/ack-window.js'
-
-/** mulberry32, so a failing run can be replayed from the seed in its message. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../../helpers/prng.js'
 
 describe('AckWindow', () => {
   test('out-of-order acks move the position only over the contiguous acknowledged prefix', () => {
