@@ -63,6 +63,8 @@ export class Broker {
   private readonly principals = new WeakMap<Client, Principal>()
   /** Clients whose connection the size guard cut (so the resulting error is not counted twice). */
   private readonly cut = new WeakSet<Duplex>()
+  /** Per client: QoS 2 packet ids whose commit is in progress (see storeQos2Once). */
+  private readonly qos2Pending = new WeakMap<Client, Map<number, Promise<void>>>()
   private readonly log: Logger
   private stopping = false
   readonly counters: BrokerCounters = {
@@ -245,20 +247,50 @@ export class Broker {
       return
     }
     this.counters.publishesReceived++
-    if (packet.qos === 2 && packet.dup && client) {
-      // QoS 2 is stored once: a retransmission aedes already holds (awaiting PUBREL) is not appended again.
-      // aedes's persistence is untyped; incomingGetPacket resolves when it holds this packet id.
-      const persistence = (this.aedes as unknown as { persistence: IncomingStore }).persistence
-      persistence.incomingGetPacket(client, packet).then(
-        () => done(null),
-        () => this.store(client, packet, done),
-      )
+    if (packet.qos === 2 && client) {
+      this.storeQos2Once(client, packet, done)
       return
     }
-    this.store(client, packet, done)
+    this.store(client, packet).then(() => done(null), done)
   }
 
-  private store(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+  /**
+   * QoS 2 is stored once [MQTT-4.3.3-2]: until PUBREL, a PUBLISH with the same packet id is the same
+   * message. aedes records it (incomingStorePacket) only after this hook, and handles all packets of one
+   * socket read at once, so a copy arriving while the first is being committed waits for that commit;
+   * after it, aedes's incoming store says whether it holds the id.
+   */
+  private storeQos2Once(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const id = packet.messageId as number
+    let pending = this.qos2Pending.get(client)
+    if (!pending) {
+      pending = new Map()
+      this.qos2Pending.set(client, pending)
+    }
+    const earlier = pending.get(id)
+    if (earlier) {
+      earlier.then(() => done(null), done)
+      return
+    }
+    // aedes's persistence is untyped; incomingGetPacket resolves when it holds this packet id.
+    const persistence = (this.aedes as unknown as { persistence: IncomingStore }).persistence
+    const commit = persistence.incomingGetPacket(client, packet).then(
+      () => undefined, // a retransmission of a message aedes holds (awaiting PUBREL): stored already
+      () => this.store(client, packet),
+    )
+    const map = pending
+    map.set(id, commit)
+    commit.then(
+      () => done(null),
+      (err: Error) => done(err),
+    )
+    // Forget it once aedes has recorded the packet: that happens in the microtasks right after done(),
+    // so by the next macrotask aedes's incoming store is the authority (until PUBREL frees the id).
+    commit.finally(() => setImmediate(() => map.delete(id))).catch(() => undefined)
+  }
+
+  /** Commits a message to the outbox (or leaves it local); rejects when a QoS 1/2 message is not stored. */
+  private store(client: Client | null, packet: PublishPacket): Promise<void> {
     const payload =
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : (packet.payload as Buffer)
     const committed = this.opts.ingest({
@@ -270,19 +302,18 @@ export class Broker {
     })
     if (committed === undefined) {
       this.counters.localOnly++
-      done(null)
-      return
+      return Promise.resolve()
     }
-    committed.then(
+    // One .then on the hot path (not an async function): every publish passes here.
+    return committed.then(
       () => {
         this.counters.stored++
-        done(null)
       },
       (err: unknown) => {
         if (packet.qos === 0) {
           // Nothing to withhold for QoS 0: local subscribers still get it, upstream does not. Counted.
           this.counters.qos0Dropped++
-          return done(null)
+          return
         }
         this.counters.notStored++
         const code = isOutboxError(err) ? err.code : undefined
@@ -292,12 +323,10 @@ export class Broker {
         )
         // MQTT 3.1.1 has no negative PUBACK: closing the connection makes the device resend after it
         // reconnects [MQTT-4.4.0-1], by which time there may be room.
-        done(
-          new GatewayError('OUTPOST_PUBLISH_NOT_STORED', 'message not stored', {
-            cause: err,
-            canRetry: true,
-          }),
-        )
+        throw new GatewayError('OUTPOST_PUBLISH_NOT_STORED', 'message not stored', {
+          cause: err,
+          canRetry: true,
+        })
       },
     )
   }
