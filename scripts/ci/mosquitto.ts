@@ -14,6 +14,8 @@ export interface MosquittoOptions {
   port?: number
   /** Keep sessions and queued messages across restarts (written on a clean stop). */
   persistence?: boolean
+  /** Serve TLS on the listener (mqtts://); with requireCertificate, clients need a cert signed by cafile. */
+  tls?: { certfile: string; keyfile: string; cafile?: string; requireCertificate?: boolean }
   /** Extra lines for mosquitto.conf. */
   extra?: string[]
 }
@@ -26,6 +28,7 @@ export class Mosquitto {
     readonly port: number,
     private readonly confFile: string,
     private readonly logFile: string,
+    private readonly scheme: 'mqtt' | 'mqtts' = 'mqtt',
   ) {}
 
   static async start(options: MosquittoOptions): Promise<Mosquitto> {
@@ -35,6 +38,14 @@ export class Mosquitto {
     const logFile = join(options.dir, 'mosquitto.log')
     const lines = [
       `listener ${port} 127.0.0.1`,
+      ...(options.tls
+        ? [
+            `certfile ${options.tls.certfile}`,
+            `keyfile ${options.tls.keyfile}`,
+            ...(options.tls.cafile ? [`cafile ${options.tls.cafile}`] : []),
+            `require_certificate ${options.tls.requireCertificate ? 'true' : 'false'}`,
+          ]
+        : []),
       // Started as root, mosquitto switches to user "mosquitto", which cannot write our temp dir: its
       // persistence file and log would silently go nowhere.
       `user ${userInfo().username}`,
@@ -59,7 +70,7 @@ export class Mosquitto {
       ...(options.extra ?? []),
     ]
     writeFileSync(confFile, `${lines.join('\n')}\n`)
-    const m = new Mosquitto(port, confFile, logFile)
+    const m = new Mosquitto(port, confFile, logFile, options.tls ? 'mqtts' : 'mqtt')
     await m.run()
     return m
   }
@@ -69,7 +80,7 @@ export class Mosquitto {
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`
+    return `${this.scheme}://127.0.0.1:${this.port}`
   }
 
   get running(): boolean {

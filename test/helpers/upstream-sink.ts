@@ -1,5 +1,6 @@
 // The cloud side of an end-to-end test: an MQTT 5 client on the test's mosquitto that records every
 // message the gateway forwards, with the identity the gateway attached (outpost-gateway, outpost-seq).
+import { readFileSync } from 'node:fs'
 import { connect, type MqttClient } from 'mqtt'
 
 export interface SunkMessage {
@@ -24,6 +25,8 @@ export class UpstreamSink {
     private readonly filter = '#',
     private readonly persistent = false,
     private readonly clientId = `sink-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    /** TLS files (paths) for an mqtts:// broker. */
+    private readonly tls?: { ca?: string; cert?: string; key?: string },
   ) {}
 
   async connect(): Promise<void> {
@@ -37,6 +40,13 @@ export class UpstreamSink {
       properties: this.persistent ? { sessionExpiryInterval: 3600 } : undefined,
       reconnectPeriod: 100,
       connectTimeout: 5000,
+      ...(this.tls
+        ? {
+            ca: this.tls.ca ? readFileSync(this.tls.ca) : undefined,
+            cert: this.tls.cert ? readFileSync(this.tls.cert) : undefined,
+            key: this.tls.key ? readFileSync(this.tls.key) : undefined,
+          }
+        : {}),
     })
     client.on('message', (topic, payload, packet) => {
       const props = packet.properties?.userProperties as Record<string, string> | undefined

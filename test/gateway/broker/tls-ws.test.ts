@@ -1,12 +1,10 @@
 // The TLS and WebSocket listeners carry the same broker: a QoS 1 publish over mqtts:// and over
 // ws://…/mqtt is stored. With requireClientCert, only a client presenting a certificate signed by the
 // listener's caFile gets in (mTLS). Certificates are made at test time with the openssl binary.
-import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { hasBinary, needs } from '../../helpers/needs.js'
-import { tempDir } from '../../helpers/tmp.js'
+import { makePki, type Pki } from '../../helpers/pki.js'
 import {
   ClientPool,
   connectClient,
@@ -18,118 +16,6 @@ import {
 } from './harness.js'
 
 const haveOpenssl = needs('openssl (apt-get install openssl)', hasBinary('openssl'))
-
-interface Pki {
-  dir: string
-  /** Self-signed server certificate for 127.0.0.1 and its key. */
-  serverCert: string
-  serverKey: string
-  /** A CA, a client certificate it signed, and a self-signed client certificate it did not. */
-  caCert: string
-  clientCert: string
-  clientKey: string
-  strangerCert: string
-  strangerKey: string
-}
-
-function openssl(cwd: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 })
-}
-
-/** EC P-256 keys (fast to make on a Pi); one-day certificates. */
-function makePki(): Pki {
-  const dir = tempDir('outpost-pki-')
-  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    ...newKey,
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  )
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    ...newKey,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=outpost test device CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  )
-  openssl(
-    dir,
-    'req',
-    '-new',
-    ...newKey,
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-    '-subj',
-    '/CN=device-1',
-  )
-  writeFileSync(join(dir, 'client.ext'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n')
-  openssl(
-    dir,
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.pem',
-    '-days',
-    '1',
-    '-extfile',
-    'client.ext',
-  )
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    ...newKey,
-    '-keyout',
-    'stranger.key',
-    '-out',
-    'stranger.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=stranger',
-  )
-  return {
-    dir,
-    serverCert: join(dir, 'server.pem'),
-    serverKey: join(dir, 'server.key'),
-    caCert: join(dir, 'ca.pem'),
-    clientCert: join(dir, 'client.pem'),
-    clientKey: join(dir, 'client.key'),
-    strangerCert: join(dir, 'stranger.pem'),
-    strangerKey: join(dir, 'stranger.key'),
-  }
-}
 
 describe.runIf(haveOpenssl)('TLS and WebSocket listeners', () => {
   const pool = new ClientPool()
