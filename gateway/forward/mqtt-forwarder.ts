@@ -1,4 +1,5 @@
-// Forwards the outbox to one MQTT upstream (mqtt.js 5), and carries its downlink back.
+// Forwards the outbox to one MQTT upstream (mqtt.js 5); its connection also carries the downlink
+// (downlink.ts).
 //
 // The outbox, not the upstream session, is the source of truth: every connection is a clean session
 // that starts sending right after this upstream's cursor. The cursor moves over the contiguous
@@ -15,15 +16,14 @@ import {
   connect as mqttConnect,
 } from 'mqtt'
 import type { DownlinkConfig, MqttUpstreamConfig } from '../../config/schema.js'
-import { captureCount, parseFilter } from '../../config/topic-pattern.js'
 import type { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
 import type { LocalMessage } from '../broker/broker.js'
 import { GatewayError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { compileFilter, compileTemplate, type Matcher, type Renderer } from '../topic-match.js'
 import { AckWindow } from './ack-window.js'
 import { backoffDelay, sleep } from './backoff.js'
+import { Downlink, type DownlinkCounters } from './downlink.js'
 import { RateLimiter } from './rate-limit.js'
 
 export type ConnectFn = (url: string, options: IClientOptions) => MqttClient
@@ -43,7 +43,7 @@ export interface MqttForwarderOptions {
 
 export type ForwarderState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
 
-export interface ForwarderStatus {
+export interface ForwarderStatus extends DownlinkCounters {
   name: string
   type: 'mqtt'
   state: ForwarderState
@@ -59,16 +59,6 @@ export interface ForwarderStatus {
   disconnects: number
   lastError: string | undefined
   connectedSinceMs: number | undefined
-  downlinkReceived: number
-  downlinkDelivered: number
-  downlinkFailed: number
-}
-
-interface CompiledDownlink {
-  filter: string
-  qos: 0 | 1 | 2
-  match: Matcher
-  topic: Renderer
 }
 
 const READ_BATCH = 256
@@ -81,7 +71,7 @@ export class MqttForwarder {
   private readonly outbox: Outbox
   private readonly connectFn: ConnectFn
   private readonly limiter: RateLimiter | undefined
-  private readonly downlinks: CompiledDownlink[]
+  private readonly downlink: Downlink
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key'>
   private readonly stopController = new AbortController()
   private running: Promise<void> | undefined
@@ -97,9 +87,6 @@ export class MqttForwarder {
     skipped: 0,
     connects: 0,
     disconnects: 0,
-    downlinkReceived: 0,
-    downlinkDelivered: 0,
-    downlinkFailed: 0,
   }
   private progressWaiters = new Set<() => void>()
 
@@ -116,18 +103,7 @@ export class MqttForwarder {
       cert: readOptional(opts.config.certFile, 'certFile', this.name),
       key: readOptional(opts.config.keyFile, 'keyFile', this.name),
     }
-    this.downlinks = (opts.downlink ?? [])
-      .filter((d) => d.from === this.name)
-      .map((d) => {
-        const parsed = parseFilter(d.match)
-        const captures = parsed.ok ? captureCount(parsed.value) : 0
-        return {
-          filter: d.match.replaceAll('{gatewayId}', opts.gatewayId),
-          qos: d.qos,
-          match: compileFilter(d.match, opts.gatewayId),
-          topic: compileTemplate(d.topic, captures, opts.gatewayId),
-        }
-      })
+    this.downlink = new Downlink(this.name, opts.downlink ?? [], opts.gatewayId, opts.publishLocal, this.log)
   }
 
   start(): void {
@@ -174,6 +150,7 @@ export class MqttForwarder {
       inflight: this.inflight,
       window: this.window,
       ...this.counters,
+      ...this.downlink.counters,
       lastError: this.lastError,
       connectedSinceMs: this.connectedSince === undefined ? undefined : Date.now() - this.connectedSince,
     }
@@ -276,7 +253,7 @@ export class MqttForwarder {
       'upstream connected',
     )
     try {
-      if (this.downlinks.length > 0) this.subscribeDownlink(client)
+      this.downlink.attach(client)
       await this.pump(client, conn.signal)
     } finally {
       stop.removeEventListener('abort', onStop)
@@ -385,31 +362,6 @@ export class MqttForwarder {
     if (r.to === 'all') return r.topic
     for (const d of r.to) if (d.upstream === this.name) return d.topic ?? r.topic
     return undefined
-  }
-
-  private subscribeDownlink(client: MqttClient): void {
-    const subs = Object.fromEntries(this.downlinks.map((d) => [d.filter, { qos: d.qos }]))
-    client.subscribe(subs, (err) => {
-      if (err) this.log.warn({ err: err.message }, 'downlink subscription failed')
-    })
-    client.on('message', (topic, payload, packet) => {
-      this.counters.downlinkReceived++
-      for (const d of this.downlinks) {
-        const captures = d.match(topic)
-        if (captures === undefined) continue
-        const target = d.topic({ topic, origin: this.name, captures })
-        const publishLocal = this.opts.publishLocal
-        if (!publishLocal) return
-        publishLocal({ topic: target, payload, qos: d.qos, retain: packet.retain }).then(
-          () => this.counters.downlinkDelivered++,
-          (err: Error) => {
-            this.counters.downlinkFailed++
-            this.log.warn({ err: err.message, topic: target }, 'downlink delivery failed')
-          },
-        )
-        return
-      }
-    })
   }
 }
 
