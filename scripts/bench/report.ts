@@ -1,5 +1,7 @@
-// Helpers shared by the benchmarks in this folder: flags, timing, /proc/self/io, percentiles, and the
-// two outputs every benchmark prints: a table for people and one `BENCH_JSON {...}` line for scripts.
+// Helpers shared by the benchmarks in this folder: flags, timing, /proc/self/io and /proc/PID of a child,
+// percentiles, and the two outputs every benchmark prints: a table for people and one `BENCH_JSON {...}`
+// line for scripts.
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
@@ -119,6 +121,89 @@ export function diskBytesBetween(
   return { bytes: after.wchar - before.wchar, source: 'wchar' }
 }
 
+// ---------------------------------------------------------------- /proc/PID of a child process
+
+let clockTicksPerSec: number | undefined
+
+/** USER_HZ, the unit of utime/stime in /proc/PID/stat (100 on every mainstream Linux). */
+function clockTicks(): number {
+  if (clockTicksPerSec === undefined) {
+    try {
+      clockTicksPerSec = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      clockTicksPerSec = 100
+    }
+  }
+  return clockTicksPerSec
+}
+
+/**
+ * CPU time process `pid` has used: every thread (utime + stime from /proc/PID/stat, in clock ticks of
+ * 10 ms: measure runs of seconds) and its main thread (/proc/PID/task/PID/schedstat, nanoseconds; for
+ * Node the JavaScript thread). Microseconds; undefined once the process is gone.
+ */
+export function readProcCpu(pid: number): CpuSpent | undefined {
+  let stat: string
+  let schedstat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    schedstat = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')
+  } catch {
+    return undefined
+  }
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  // Fields 14 and 15 are utime and stime; after the ')' the list starts at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3])
+  const mainNs = Number(schedstat.split(' ')[0])
+  if (!Number.isFinite(ticks) || !Number.isFinite(mainNs)) return undefined
+  return { processUs: (ticks * 1e6) / clockTicks(), mainThreadUs: mainNs / 1000 }
+}
+
+/** CPU spent between two readings of readProcCpu. */
+export function cpuBetween(before: CpuSpent | undefined, after: CpuSpent | undefined): CpuSpent | undefined {
+  if (!before || !after) return undefined
+  return {
+    processUs: after.processUs - before.processUs,
+    mainThreadUs: after.mainThreadUs - before.mainThreadUs,
+  }
+}
+
+export interface ProcMemory {
+  /** Resident set size now (VmRSS), in bytes. */
+  rssBytes: number
+  /** Peak resident set size since the process started (VmHWM), in bytes. */
+  hwmBytes: number
+  /** The anonymous part of VmRSS (heaps, stacks: RssAnon), in bytes. */
+  anonBytes: number
+  /**
+   * The file-backed part of VmRSS (RssFile): mapped files' pages in memory, e.g. LevelDB's memory-mapped
+   * table files. Page cache the kernel may reclaim at any time, but counted in RSS.
+   */
+  fileBytes: number
+}
+
+/** Memory of process `pid` from /proc/PID/status; undefined once it is gone. */
+export function readProcMemory(pid: number): ProcMemory | undefined {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return undefined
+  }
+  const kb = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)
+    return m ? Number(m[1]) * 1024 : Number.NaN
+  }
+  const m = {
+    rssBytes: kb('VmRSS'),
+    hwmBytes: kb('VmHWM'),
+    anonBytes: kb('RssAnon'),
+    fileBytes: kb('RssFile'),
+  }
+  return Object.values(m).every(Number.isFinite) ? m : undefined
+}
+
 // ---------------------------------------------------------------- statistics
 
 /** Nearest-rank percentile (p in 0..100) of the first `n` samples; sorts that part in place. */
@@ -161,6 +246,20 @@ export function numberFlag(
     throw new Error(`--${name} must be a positive ${fractional ? 'number' : 'integer'}, got "${raw}"`)
   }
   return n
+}
+
+/** A flag whose value must be one of `allowed`, or the default. */
+export function choiceFlag<T extends string>(
+  flags: Map<string, string>,
+  name: string,
+  dflt: T,
+  allowed: readonly T[],
+): T {
+  const raw = flags.get(name)
+  if (raw === undefined) return dflt
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new Error(`--${name}: "${raw}" is not one of ${allowed.join(', ')}`)
+  return raw as T
 }
 
 /** A comma-separated list flag whose items must be among `allowed` (when given), or the default. */

@@ -5,7 +5,18 @@ import { readdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
 /** Modules in this folder that are not benchmarks. */
-const NOT_BENCHMARKS = new Set(['run', 'report'])
+const NOT_BENCHMARKS = new Set([
+  'run',
+  'report',
+  'workload',
+  'node-child',
+  'gateway-child',
+  'mqtt-load',
+  'aedes-memory-broker',
+  'raw-publisher',
+  'drain-sink',
+  'drain-publisher',
+])
 
 interface BenchmarkModule {
   main(args: string[]): Promise<void>
