@@ -1,5 +1,6 @@
 // The one way a message enters the outbox, for the broker and for device adapters alike: route it,
-// then append it. Resolves when the record is committed at the configured durability.
+// then append it. `done` runs when the record is committed at the configured durability (or refused).
+import type { OutboxError } from '../store/errors.js'
 import type { Outbox } from '../store/outbox.js'
 import type { Router } from './router.js'
 
@@ -12,14 +13,18 @@ export interface IngestMessage {
   origin: string
 }
 
-/** Returns the commit promise (resolving to the record's sequence number), or undefined when the message stays local. */
-export type Ingest = (msg: IngestMessage) => Promise<number> | undefined
+/**
+ * Routes and appends a message. Returns false when it matches no route (it stays local; `done` is not
+ * called); otherwise `done` is called once with null (committed) or the outbox's refusal. A callback,
+ * not a promise: this runs for every message the gateway receives.
+ */
+export type Ingest = (msg: IngestMessage, done: (err: OutboxError | null) => void) => boolean
 
 export function createIngest(router: Router, outbox: Outbox, now: () => number = Date.now): Ingest {
-  return (msg) => {
+  return (msg, done) => {
     const to = router.route(msg.topic, msg.origin)
-    if (to === undefined) return undefined
-    return outbox.append([
+    if (to === undefined) return false
+    outbox.appendOne(
       {
         topic: msg.topic,
         payload: msg.payload,
@@ -29,6 +34,8 @@ export function createIngest(router: Router, outbox: Outbox, now: () => number =
         ts: now(),
         to,
       },
-    ])
+      (err) => done(err),
+    )
+    return true
   }
 }

@@ -2,30 +2,19 @@
 //
 //   'm' name                    → outbox state (JSON), see outbox-state.ts
 //   'c' upstream name (UTF-8)   → cursor: sequence number of the last record that upstream is done with
-//   'r' seq (u64 big-endian)    → record (record-codec.ts)
+//   'r' first seq (u64 BE), count (u32 BE) → a segment of records (segment.ts, record-codec.ts)
 //
 // Sequence numbers are fixed-width big-endian so LevelDB's byte order is sequence order and a read can
-// seek straight past a cursor (`gt: recordKey(cursor)`) instead of scanning from the start.
+// seek straight to a cursor's segment instead of scanning from the start.
 
 export const META_PREFIX = 0x6d // 'm'
 export const CURSOR_PREFIX = 0x63 // 'c'
 export const RECORD_PREFIX = 0x72 // 'r'
 
-export const RECORD_KEY_BYTES = 9
 const TWO_32 = 2 ** 32
 
-export function recordKey(seq: number): Buffer {
-  const key = Buffer.allocUnsafe(RECORD_KEY_BYTES)
-  key[0] = RECORD_PREFIX
-  key.writeUInt32BE(Math.floor(seq / TWO_32), 1)
-  key.writeUInt32BE(seq >>> 0, 5)
-  return key
-}
-
-export function seqFromRecordKey(key: Uint8Array): number {
-  const view = Buffer.from(key.buffer, key.byteOffset, key.byteLength)
-  return view.readUInt32BE(1) * TWO_32 + view.readUInt32BE(5)
-}
+/** Start of the record (segment) namespace. */
+export const RECORDS_START = Buffer.from([RECORD_PREFIX])
 
 /** Exclusive upper bound of the record namespace. */
 export const RECORDS_END = Buffer.from([RECORD_PREFIX + 1])

@@ -30,19 +30,23 @@ export const zeroCounters = (): OutboxCounters => ({
 
 /** Bounds of the log. The writer changes a copy and adopts it only once the batch is written. */
 export interface LogState {
+  /** Lowest sequence number still in the log (records below it are gone, even where their segment is not). */
   firstSeq: number
   lastSeq: number
+  /** First sequence number of the lowest segment still on disk (≤ firstSeq). */
+  firstSegment: number
   /** offset of record firstSeq (or of the next record when the log is empty). */
   firstOffset: number
   /** offset the next record will get. */
   endOffset: number
 }
 
-const STATE_VERSION = 1
+const STATE_VERSION = 2
 
 export interface PersistedState {
   firstSeq: number
   firstOffset: number
+  firstSegment: number
   counters: OutboxCounters
 }
 
@@ -52,26 +56,31 @@ export function encodeState(s: PersistedState): Buffer {
       v: STATE_VERSION,
       firstSeq: s.firstSeq,
       firstOffset: s.firstOffset,
+      firstSegment: s.firstSegment,
       counters: s.counters,
     }),
   )
 }
 
-/** Throws on anything but a well-formed version-1 state. */
+/** Throws on anything but a well-formed version-2 state. */
 export function decodeState(raw: Uint8Array): PersistedState {
   const parsed = JSON.parse(Buffer.from(raw).toString('utf8')) as {
     v?: unknown
     firstSeq?: unknown
     firstOffset?: unknown
+    firstSegment?: unknown
     counters?: Partial<OutboxCounters>
   }
   if (parsed.v !== STATE_VERSION) throw new Error(`unknown state version ${String(parsed.v)}`)
-  if (!Number.isSafeInteger(parsed.firstSeq) || (parsed.firstSeq as number) < 1)
-    throw new Error('bad firstSeq')
+  const positive = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1
+  if (!positive(parsed.firstSeq)) throw new Error('bad firstSeq')
+  if (!positive(parsed.firstSegment) || parsed.firstSegment > parsed.firstSeq)
+    throw new Error('bad firstSegment')
   if (typeof parsed.firstOffset !== 'number' || parsed.firstOffset < 0) throw new Error('bad firstOffset')
   return {
-    firstSeq: parsed.firstSeq as number,
+    firstSeq: parsed.firstSeq,
     firstOffset: parsed.firstOffset,
+    firstSegment: parsed.firstSegment,
     counters: { ...zeroCounters(), ...parsed.counters },
   }
 }

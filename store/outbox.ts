@@ -6,6 +6,10 @@
 // in fsync mode, one fsync. Cursor moves, retention deletes, evictions and the outbox state ride in
 // the same batches, so every crash leaves a consistent prefix of them.
 //
+// Records are stored a segment at a time (segment.ts): the records of a batch share LevelDB entries of
+// up to 256 records. Removing records (retention, eviction, expiry) moves `firstSeq`; a segment is
+// deleted once every record in it is below `firstSeq`.
+//
 // Byte accounting without scans: every record stores `offset`, the number of log bytes appended before
 // it. The bytes held by records [a, b] are offset(b) + size(b) - offset(a), so retention and eviction
 // need one point read, never a scan, and opening needs one reverse seek: start-up time does not grow
@@ -24,11 +28,9 @@ import {
   cursorNameFromKey,
   decodeSeq,
   encodeSeq,
-  RECORD_KEY_BYTES,
   RECORDS_END,
-  recordKey,
+  RECORDS_START,
   STATE_KEY,
-  seqFromRecordKey,
 } from './keys.js'
 import {
   addCounters,
@@ -42,13 +44,25 @@ import {
 import { ReadGate } from './read-gate.js'
 import {
   decodeRecord,
-  encodeRecord,
   type OutboxRecord,
   RecordDecodeError,
   readRecordOffset,
   readRecordTs,
+  recordLength,
   type StoredRecord,
+  writeRecord,
 } from './record-codec.js'
+import {
+  locateRecord,
+  parseSegmentKey,
+  RECORD_OVERHEAD,
+  SEGMENT_FORMAT,
+  SEGMENT_MAX_BYTES,
+  SEGMENT_MAX_RECORDS,
+  seekKey,
+  segmentKey,
+  walkSegment,
+} from './segment.js'
 
 export type { OutboxCounters } from './outbox-state.js'
 export type Durability = 'fsync' | 'batch' | 'none'
@@ -116,21 +130,43 @@ export interface OutboxStats {
   counters: OutboxCounters
 }
 
+/** Called once an append is committed (with the first record's sequence number) or refused. */
+export type AppendCallback = (err: OutboxError | null, firstSeq: number) => void
+
 interface PendingAppend {
-  values: Buffer[]
+  records: readonly OutboxRecord[]
+  /** recordLength of each record. */
+  lengths: number[]
+  /** Log bytes of all of them (lengths plus their length prefixes). */
   bytes: number
   /** Sequence number of the first record, once the writer placed it. */
   first: number
   settled: boolean
-  resolve: (firstSeq: number) => void
-  reject: (err: Error) => void
+  done: AppendCallback
+}
+
+/** A segment being built by the writer. */
+interface SegmentDraft {
+  first: number
+  records: OutboxRecord[]
+  lengths: number[]
+  offsets: number[]
+  bytes: number
+}
+
+/** A segment read from the database. */
+interface Segment {
+  key: Buffer
+  firstSeq: number
+  count: number
+  value: Buffer
 }
 
 const EVICT = Symbol('evict')
 const MAX_BATCH_RECORDS = 8192
 const MAX_BATCH_BYTES = 8 * 2 ** 20
-const RETENTION_CHUNK = 4096
-const EXPIRY_CHUNK = 1024
+/** Expiry looks at this many records a pass (a pass runs again at once if they all expired). */
+const EXPIRY_CHUNK = 100_000
 
 export class Outbox extends EventEmitter {
   readonly dir: string
@@ -141,7 +177,9 @@ export class Outbox extends EventEmitter {
   private readonly now: () => number
   private readonly disk: DiskGuard
   private db: ClassicLevel<Buffer, Buffer>
-  private state: LogState = { firstSeq: 1, lastSeq: 0, firstOffset: 0, endOffset: 0 }
+  private state: LogState = { firstSeq: 1, lastSeq: 0, firstSegment: 1, firstOffset: 0, endOffset: 0 }
+  /** The last segment read (segments never change once written, so it stays valid). */
+  private lastSegment: Segment | undefined
   /** Live counters (what stats() shows); written with the next batch whenever they change. */
   private readonly counters: OutboxCounters = zeroCounters()
   /** What STATE_KEY holds on disk, to know when it must be written again. */
@@ -233,23 +271,54 @@ export class Outbox extends EventEmitter {
    * this append was stored), _RECORD_TOO_LARGE, _CLOSED.
    */
   append(records: readonly OutboxRecord[]): Promise<number> {
-    if (this.closing) return Promise.reject(this.closedError())
+    return new Promise<number>((resolve, reject) => {
+      this.enqueue(records, (err, first) => (err ? reject(err) : resolve(first)))
+    })
+  }
+
+  /**
+   * The same as append([record]) with a callback instead of a promise: the broker's hot path calls this
+   * for every message, and a promise with its `.then` costs measurable time there.
+   */
+  appendOne(record: OutboxRecord, done: AppendCallback): void {
+    this.enqueue([record], done)
+  }
+
+  private enqueue(records: readonly OutboxRecord[], done: AppendCallback): void {
+    const refusal = this.refuseEarly(records)
+    if (refusal !== undefined) {
+      done(refusal, 0)
+      return
+    }
+    if (records.length === 0) {
+      done(null, this.state.lastSeq + 1)
+      return
+    }
+    const lengths: number[] = new Array(records.length)
+    let bytes = 0
+    try {
+      for (let i = 0; i < records.length; i++) {
+        const length = recordLength(records[i] as OutboxRecord)
+        lengths[i] = length
+        bytes += RECORD_OVERHEAD + length
+      }
+    } catch (err) {
+      this.counters.rejectedBytes += records.length
+      done(new OutboxError('OUTPOST_OUTBOX_RECORD_TOO_LARGE', (err as Error).message, { cause: err }), 0)
+      return
+    }
+    this.pending.push({ records, lengths, bytes, first: 0, settled: false, done })
+    this.kick()
+  }
+
+  /** A closed or recovering outbox refuses appends at once. */
+  private refuseEarly(records: readonly OutboxRecord[]): OutboxError | undefined {
+    if (this.closing) return this.closedError()
     if (this.broken) {
       this.counters.writeFailed += records.length
-      return Promise.reject(this.broken)
+      return this.broken
     }
-    if (records.length === 0) return Promise.resolve(this.state.lastSeq + 1)
-    const values: Buffer[] = new Array(records.length)
-    let bytes = 0
-    for (let i = 0; i < records.length; i++) {
-      const value = encodeRecord(records[i] as OutboxRecord, 0)
-      values[i] = value
-      bytes += RECORD_KEY_BYTES + value.length
-    }
-    return new Promise<number>((resolve, reject) => {
-      this.pending.push({ values, bytes, first: 0, settled: false, resolve, reject })
-      this.kick()
-    })
+    return undefined
   }
 
   // ---------------------------------------------------------------- reads
@@ -259,24 +328,32 @@ export class Outbox extends EventEmitter {
     const maxRecords = options.maxRecords ?? 512
     const maxBytes = options.maxBytes ?? 2 ** 20
     return this.reading(async (db) => {
-      const from = Math.max(after, this.state.firstSeq - 1)
-      if (from >= this.state.lastSeq) return []
+      const start = Math.max(after + 1, this.state.firstSeq)
+      const last = this.state.lastSeq
+      if (start > last) return []
       const out: StoredRecord[] = []
       let bytes = 0
-      const it = db.iterator({ gt: recordKey(from), lt: RECORDS_END, limit: maxRecords })
+      let segment = await this.segmentHolding(db, start)
+      let it: { next(): Promise<[Buffer, Buffer] | undefined>; close(): Promise<void> } | undefined
       try {
-        while (out.length < maxRecords && bytes < maxBytes) {
-          const entries = await it.nextv(Math.min(64, maxRecords - out.length))
-          if (entries.length === 0) break
-          for (const [key, value] of entries) {
-            const record = this.decode(key, value)
+        while (segment) {
+          for (const [i, from, length] of walkSegment(segment.value)) {
+            const seq = segment.firstSeq + i
+            if (seq < start) continue
+            if (seq > last) return out
+            const record = this.decode(seq, segment.value.subarray(from, from + length))
             if (out.length > 0 && bytes + record.size > maxBytes) return out
             out.push(record)
             bytes += record.size
+            if (out.length >= maxRecords) return out
           }
+          // The next segment: one forward iterator for the rest of this read.
+          it ??= db.iterator({ gt: segment.key, lt: RECORDS_END })
+          const next = await it.next()
+          segment = next ? this.toSegment(next[0], next[1]) : undefined
         }
       } finally {
-        await it.close()
+        await it?.close()
       }
       return out
     })
@@ -361,7 +438,7 @@ export class Outbox extends EventEmitter {
           cursors.push({ name, position, backlogMessages: 0, backlogBytes: 0, oldestAgeMs: 0 })
           continue
         }
-        const value = await this.getRecordValue(start)
+        const value = await this.recordBytes(start)
         cursors.push({
           name,
           position,
@@ -403,10 +480,10 @@ export class Outbox extends EventEmitter {
   /** Compacts the range of deleted records now (LevelDB does not give the space back by itself). */
   compact(): Promise<void> {
     if (this.compaction) return this.compaction
-    const end = recordKey(this.state.firstSeq)
+    const end = segmentKey(this.state.firstSegment, 0)
     this.lastCompact = this.now()
     this.deletedSinceCompact = 0
-    this.compaction = this.reading((db) => db.compactRange(recordKey(0), end))
+    this.compaction = this.reading((db) => db.compactRange(RECORDS_START, end))
       .catch((err: unknown) => this.log.warn({ err }, 'outbox compaction failed'))
       .finally(() => {
         this.compaction = undefined
@@ -502,30 +579,26 @@ export class Outbox extends EventEmitter {
     let ops = 0
     let deleted = 0
 
-    // 1. Retention: delete records below every cursor, a chunk at a time.
+    // 1. Retention: drop records below every cursor.
     const target = this.retentionTarget()
-    if (target >= s.firstSeq) {
-      const upTo = Math.min(target, s.firstSeq + RETENTION_CHUNK - 1)
-      ops += upTo + 1 - s.firstSeq
-      deleted += await this.deleteBelow(upTo + 1, s, batch)
-    }
+    if (target >= s.firstSeq) deleted += await this.deleteBelow(target + 1, s, batch)
 
-    // 2. Expiry (maxAgeSec): delete old records from the bottom.
+    // 2. Expiry (maxAgeSec): drop old records from the bottom.
     if (this.expiryRequested && this.opts.maxAgeSec !== undefined) {
       this.expiryRequested = false
       const n = await this.countExpired(s.firstSeq, s.lastSeq, this.now() - this.opts.maxAgeSec * 1000)
       if (n > 0) {
         deleted += await this.deleteBelow(s.firstSeq + n, s, batch)
         delta.expired += n
-        ops += n
         if (n === EXPIRY_CHUNK) this.expiryRequested = true
       }
     }
 
-    // 3. Appends, in arrival order. The limit check is synchronous; only an eviction reads.
+    // 3. Appends, in arrival order, packed into segments. The limit check is synchronous; only an
+    // eviction reads.
     const accepted: PendingAppend[] = []
-    const dropOldest = this.opts.whenFull === 'drop-oldest'
-    const batchOffsets: number[] = [] // under drop-oldest: this batch's offsets, by seq - (this.state.lastSeq + 1)
+    const batchOffsets: number[] = [] // this batch's offsets, by seq - (this.state.lastSeq + 1)
+    let draft: SegmentDraft | undefined
     for (const p of taken) {
       let refusal = this.check(p, s)
       if (refusal === EVICT) refusal = await this.evictFor(p, s, batchOffsets, batch, delta)
@@ -534,16 +607,29 @@ export class Outbox extends EventEmitter {
         continue
       }
       p.first = s.lastSeq + 1
-      for (const value of p.values) {
-        value.writeDoubleBE(s.endOffset, 2) // the record's offset field (record-codec.ts)
+      for (let i = 0; i < p.records.length; i++) {
+        const length = p.lengths[i] as number
+        const size = RECORD_OVERHEAD + length
         s.lastSeq++
-        batch.put(recordKey(s.lastSeq), value)
-        if (dropOldest) batchOffsets.push(s.endOffset)
-        s.endOffset += RECORD_KEY_BYTES + value.length
+        if (
+          draft === undefined ||
+          draft.records.length >= SEGMENT_MAX_RECORDS ||
+          (draft.bytes + size > SEGMENT_MAX_BYTES && draft.records.length > 0)
+        ) {
+          if (draft) putSegment(batch, draft)
+          draft = { first: s.lastSeq, records: [], lengths: [], offsets: [], bytes: 0 }
+        }
+        draft.records.push(p.records[i] as OutboxRecord)
+        draft.lengths.push(length)
+        draft.offsets.push(s.endOffset)
+        draft.bytes += size
+        batchOffsets.push(s.endOffset)
+        s.endOffset += size
       }
-      ops += p.values.length
+      ops += p.records.length
       accepted.push(p)
     }
+    if (draft) putSegment(batch, draft)
 
     // 4. Cursors, then the state whenever it differs from what the disk holds.
     const cursorChanges = this.cursors.changes()
@@ -575,7 +661,10 @@ export class Outbox extends EventEmitter {
     if (deleted > 0) this.noteDeleted(deleted)
   }
 
-  /** Deletes records [s.firstSeq, newFirst) in `batch` and moves `s`; returns the bytes freed. */
+  /**
+   * Drops records [s.firstSeq, newFirst): moves `s` and deletes (in `batch`) every segment now wholly
+   * below it. Returns the log bytes freed.
+   */
   private async deleteBelow(
     newFirst: number,
     s: LogState,
@@ -584,10 +673,21 @@ export class Outbox extends EventEmitter {
   ): Promise<number> {
     if (newFirst <= s.firstSeq) return 0
     const newFirstOffset = await this.offsetOf(newFirst, s, batchOffsets)
-    for (let seq = s.firstSeq; seq < newFirst; seq++) batch.del(recordKey(seq))
     const freed = newFirstOffset - s.firstOffset
     s.firstSeq = newFirst
     s.firstOffset = newFirstOffset
+    // Segments wholly below: their keys are enough (first seq and count are in the key).
+    const keys = this.db.keys({ gte: segmentKey(s.firstSegment, 0), lte: seekKey(newFirst - 1) })
+    try {
+      for await (const key of keys) {
+        const { firstSeq, count } = parseSegmentKey(key)
+        if (firstSeq + count > newFirst) break
+        batch.del(key)
+        s.firstSegment = firstSeq + count
+      }
+    } finally {
+      await keys.close()
+    }
     return freed
   }
 
@@ -597,8 +697,9 @@ export class Outbox extends EventEmitter {
     let i = 0
     for (; i < this.pending.length; i++) {
       const p = this.pending[i] as PendingAppend
-      if (i > 0 && (records + p.values.length > MAX_BATCH_RECORDS || bytes + p.bytes > MAX_BATCH_BYTES)) break
-      records += p.values.length
+      if (i > 0 && (records + p.records.length > MAX_BATCH_RECORDS || bytes + p.bytes > MAX_BATCH_BYTES))
+        break
+      records += p.records.length
       bytes += p.bytes
     }
     return i === this.pending.length ? this.pending.splice(0) : this.pending.splice(0, i)
@@ -609,7 +710,7 @@ export class Outbox extends EventEmitter {
    * undefined when it fits, the error to refuse it with, or EVICT when drop-oldest must make room.
    */
   private check(p: PendingAppend, s: LogState): OutboxError | typeof EVICT | undefined {
-    const n = p.values.length
+    const n = p.records.length
     const { maxBytes, maxMessages, whenFull } = this.opts
     if (p.bytes > maxBytes || (maxMessages !== undefined && n > maxMessages)) {
       this.counters.rejectedBytes += n
@@ -639,7 +740,7 @@ export class Outbox extends EventEmitter {
     batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
     delta: { evicted: number },
   ): Promise<undefined> {
-    const n = p.values.length
+    const n = p.records.length
     const { maxBytes, maxMessages } = this.opts
     let k = s.firstSeq
     if (maxMessages !== undefined) k = Math.max(k, s.lastSeq + n - maxMessages + 1)
@@ -657,9 +758,9 @@ export class Outbox extends EventEmitter {
     if (seq <= s.firstSeq) return s.firstOffset
     const inBatch = seq - (this.state.lastSeq + 1)
     if (inBatch >= 0) return batchOffsets[inBatch] as number
-    const value = await this.getRecordValue(seq)
-    if (!value) throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `record ${seq} is missing from the outbox`)
-    return readRecordOffset(value)
+    const bytes = await this.recordBytes(seq)
+    if (!bytes) throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `record ${seq} is missing from the outbox`)
+    return readRecordOffset(bytes)
   }
 
   /** Binary search: lowest seq in [firstSeq, lastSeq + 1] whose offset is ≥ `offset`. */
@@ -678,19 +779,25 @@ export class Outbox extends EventEmitter {
     return lo
   }
 
+  /** How many records from `firstSeq` on are older than `cutoff` (at most EXPIRY_CHUNK). */
   private async countExpired(firstSeq: number, lastSeq: number, cutoff: number): Promise<number> {
     if (firstSeq > lastSeq) return 0
     let n = 0
-    const it = this.db.iterator({ gte: recordKey(firstSeq), lt: RECORDS_END, limit: EXPIRY_CHUNK })
+    let segment = await this.segmentHolding(this.db, firstSeq)
+    const it = this.db.iterator({ gt: segment?.key ?? seekKey(firstSeq), lt: RECORDS_END })
     try {
-      for (;;) {
-        const entries = await it.nextv(256)
-        if (entries.length === 0) return n
-        for (const [, value] of entries) {
-          if (readRecordTs(value) >= cutoff) return n
+      while (segment) {
+        for (const [i, from] of walkSegment(segment.value)) {
+          const seq = segment.firstSeq + i
+          if (seq < firstSeq) continue
+          if (seq > lastSeq || n >= EXPIRY_CHUNK || readRecordTs(segment.value.subarray(from)) >= cutoff)
+            return n
           n++
         }
+        const next = await it.next()
+        segment = next ? this.toSegment(next[0], next[1]) : undefined
       }
+      return n
     } finally {
       await it.close()
     }
@@ -735,7 +842,7 @@ export class Outbox extends EventEmitter {
     // moves stay dirty and are written after recovery.
     for (const p of [...taken, ...this.pending.splice(0)]) {
       if (p.settled) continue
-      this.counters.writeFailed += p.values.length
+      this.counters.writeFailed += p.records.length
       settle(p, failure)
     }
     this.log.error({ err, code: failure.code }, 'outbox write failed; recovering')
@@ -843,10 +950,11 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  /** Reads the state, the last record and the cursors: a handful of reads, whatever the backlog. */
+  /** Reads the state, the last segment and the cursors: a handful of reads, whatever the backlog. */
   private async loadState(): Promise<void> {
+    this.lastSegment = undefined
     const raw = await this.db.get(STATE_KEY)
-    let persisted = { firstSeq: 1, firstOffset: 0, counters: zeroCounters() }
+    let persisted = { firstSeq: 1, firstOffset: 0, firstSegment: 1, counters: zeroCounters() }
     if (raw !== undefined) {
       try {
         persisted = decodeState(raw)
@@ -856,19 +964,24 @@ export class Outbox extends EventEmitter {
         })
       }
     }
-    const { firstSeq, firstOffset } = persisted
+    const { firstSeq, firstOffset, firstSegment } = persisted
     let lastSeq = firstSeq - 1
     let endOffset = firstOffset
-    const last = await this.db.iterator({ gte: recordKey(0), lt: RECORDS_END, reverse: true, limit: 1 }).all()
-    const entry = last[0]
+    const [entry] = await this.db
+      .iterator({ gte: RECORDS_START, lt: RECORDS_END, reverse: true, limit: 1 })
+      .all()
     if (entry) {
-      const record = this.decode(entry[0], entry[1])
-      if (record.seq >= firstSeq) {
-        lastSeq = record.seq
+      const segment = this.toSegment(entry[0], entry[1])
+      const lastOfSegment = segment.firstSeq + segment.count - 1
+      const at = locateRecord(segment.value, segment.count - 1)
+      if (!at) throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `segment at ${segment.firstSeq} is truncated`)
+      if (lastOfSegment >= firstSeq) {
+        const record = this.decode(lastOfSegment, segment.value.subarray(at.start, at.start + at.length))
+        lastSeq = lastOfSegment
         endOffset = record.offset + record.size
       }
     }
-    this.state = { firstSeq, lastSeq, firstOffset, endOffset }
+    this.state = { firstSeq, lastSeq, firstSegment, firstOffset, endOffset }
     this.persisted = this.stateText(this.state, persisted.counters)
     // After a recovery, counts made in memory since the last write must not be lost.
     for (const k of Object.keys(this.counters) as Array<keyof OutboxCounters>) {
@@ -882,7 +995,12 @@ export class Outbox extends EventEmitter {
 
   /** The state value as it would be written (compared with `persisted` to know whether to write it). */
   private stateText(s: LogState, counters: OutboxCounters = this.counters): string {
-    return encodeState({ firstSeq: s.firstSeq, firstOffset: s.firstOffset, counters }).toString('utf8')
+    return encodeState({
+      firstSeq: s.firstSeq,
+      firstOffset: s.firstOffset,
+      firstSegment: s.firstSegment,
+      counters,
+    }).toString('utf8')
   }
 
   private startTimers(): void {
@@ -909,10 +1027,9 @@ export class Outbox extends EventEmitter {
 
   // ---------------------------------------------------------------- helpers
 
-  private decode(key: Buffer, value: Buffer): StoredRecord {
-    const seq = seqFromRecordKey(key)
+  private decode(seq: number, bytes: Buffer): StoredRecord {
     try {
-      return decodeRecord(seq, value, key.length)
+      return decodeRecord(seq, bytes, RECORD_OVERHEAD)
     } catch (err) {
       if (err instanceof RecordDecodeError) {
         throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', err.message, { cause: err })
@@ -921,8 +1038,36 @@ export class Outbox extends EventEmitter {
     }
   }
 
-  private getRecordValue(seq: number): Promise<Buffer | undefined> {
-    return this.reading((db) => db.get(recordKey(seq)))
+  /** The stored bytes of record `seq` (a view into its segment), or undefined when it is gone. */
+  private recordBytes(seq: number): Promise<Buffer | undefined> {
+    return this.reading(async (db) => {
+      const segment = await this.segmentHolding(db, seq)
+      if (!segment) return undefined
+      const at = locateRecord(segment.value, seq - segment.firstSeq)
+      return at ? segment.value.subarray(at.start, at.start + at.length) : undefined
+    })
+  }
+
+  /** The segment holding record `seq` (from the one-segment cache, or one reverse seek). */
+  private async segmentHolding(db: ClassicLevel<Buffer, Buffer>, seq: number): Promise<Segment | undefined> {
+    const cached = this.lastSegment
+    if (cached && seq >= cached.firstSeq && seq < cached.firstSeq + cached.count) return cached
+    const [entry] = await db
+      .iterator({ gte: RECORDS_START, lte: seekKey(seq), reverse: true, limit: 1 })
+      .all()
+    if (!entry) return undefined
+    const segment = this.toSegment(entry[0], entry[1])
+    return seq < segment.firstSeq + segment.count ? segment : undefined
+  }
+
+  private toSegment(key: Buffer, value: Buffer): Segment {
+    const { firstSeq, count } = parseSegmentKey(key)
+    if (value[0] !== SEGMENT_FORMAT) {
+      throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `segment at ${firstSeq}: unknown format ${value[0]}`)
+    }
+    const segment = { key, firstSeq, count, value }
+    this.lastSegment = segment
+    return segment
   }
 
   /** Runs a read; recovery holds reads back (ReadGate) around closing and reopening the database. */
@@ -952,9 +1097,23 @@ export class Outbox extends EventEmitter {
   }
 }
 
-function settle(p: PendingAppend, result: number | Error): void {
+function settle(p: PendingAppend, result: number | OutboxError): void {
   if (p.settled) return
   p.settled = true
-  if (typeof result === 'number') p.resolve(result)
-  else p.reject(result)
+  if (typeof result === 'number') p.done(null, result)
+  else p.done(result, 0)
+}
+
+/** Encodes a draft segment in one buffer and puts it in the batch. */
+function putSegment(batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>, draft: SegmentDraft): void {
+  const value = Buffer.allocUnsafe(1 + draft.bytes)
+  value[0] = SEGMENT_FORMAT
+  let pos = 1
+  for (let i = 0; i < draft.records.length; i++) {
+    const length = draft.lengths[i] as number
+    value.writeUInt32BE(length, pos)
+    writeRecord(value, pos + RECORD_OVERHEAD, draft.records[i] as OutboxRecord, draft.offsets[i] as number)
+    pos += RECORD_OVERHEAD + length
+  }
+  batch.put(segmentKey(draft.first, draft.records.length), value)
 }

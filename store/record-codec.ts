@@ -53,50 +53,70 @@ const MAX_U16 = 0xffff
 //   ...  payload: every remaining byte
 const HEADER = 1 + 1 + 8 + 8
 
-export function encodeRecord(record: OutboxRecord, offset: number): Buffer {
-  const topicLen = utf8Length(record.topic)
-  const originLen = utf8Length(record.origin)
+/** Bytes the record takes encoded (validating the field limits of the grammar). */
+export function recordLength(record: OutboxRecord): number {
+  const topicLen = utf8(record.topic).length
+  const originLen = utf8(record.origin).length
   if (topicLen > MAX_U16) throw new RangeError(`topic longer than ${MAX_U16} bytes`)
   if (originLen > MAX_U16) throw new RangeError(`origin longer than ${MAX_U16} bytes`)
   let size = HEADER + 2 + topicLen + 2 + originLen + record.payload.byteLength
-  const all = record.to === 'all'
-  if (!all) {
+  if (record.to !== 'all') {
     const dests = record.to as readonly Destination[]
     if (dests.length > 255) throw new RangeError('more than 255 destinations')
     size += 1
-    for (const d of dests) size += 1 + Buffer.byteLength(d.upstream) + 4 + byteLen(d.topic) + byteLen(d.key)
+    for (const d of dests) {
+      const n = utf8(d.upstream).length
+      if (n > 255) throw new RangeError('upstream name longer than 255 bytes')
+      const k = d.key === undefined ? 0 : Buffer.byteLength(d.key)
+      if (k + 1 > MAX_U16) throw new RangeError('key longer than 65534 bytes')
+      size += 1 + n + 4 + byteLen(d.topic) + k
+    }
   }
+  return size
+}
 
-  const buf = Buffer.allocUnsafe(size)
-  buf[0] = FORMAT_VERSION
-  buf[1] = (record.qos & 0b11) | (record.retain ? FLAG_RETAIN : 0) | (all ? FLAG_ALL : 0)
-  buf.writeDoubleBE(offset, 2)
-  buf.writeDoubleBE(record.ts, 10)
-  let pos = HEADER
-  pos = writeStr16(buf, pos, record.topic, topicLen)
-  pos = writeStr16(buf, pos, record.origin, originLen)
+/**
+ * Writes the record at `buf[pos]` (which must have recordLength(record) bytes free); returns the bytes
+ * written. Encoding in place lets the outbox pack a whole batch into one buffer without a copy.
+ */
+export function writeRecord(buf: Buffer, pos: number, record: OutboxRecord, offset: number): number {
+  const start = pos
+  const all = record.to === 'all'
+  buf[pos] = FORMAT_VERSION
+  buf[pos + 1] = (record.qos & 0b11) | (record.retain ? FLAG_RETAIN : 0) | (all ? FLAG_ALL : 0)
+  buf.writeDoubleBE(offset, pos + 2)
+  buf.writeDoubleBE(record.ts, pos + 10)
+  pos += HEADER
+  pos = writeBytes16(buf, pos, utf8(record.topic))
+  pos = writeBytes16(buf, pos, utf8(record.origin))
   if (!all) {
     const dests = record.to as readonly Destination[]
     buf[pos++] = dests.length
     for (const d of dests) {
-      const n = Buffer.byteLength(d.upstream)
-      if (n > 255) throw new RangeError('upstream name longer than 255 bytes')
-      buf[pos++] = n
-      pos += buf.write(d.upstream, pos, 'utf8')
-      pos = writeStr16(buf, pos, d.topic ?? '', byteLen(d.topic))
+      const name = utf8(d.upstream)
+      buf[pos++] = name.length
+      buf.set(name, pos)
+      pos += name.length
+      pos = writeBytes16(buf, pos, d.topic === undefined ? EMPTY : Buffer.from(d.topic))
       if (d.key === undefined) {
         buf.writeUInt16BE(0, pos)
         pos += 2
       } else {
-        const k = Buffer.byteLength(d.key)
-        if (k + 1 > MAX_U16) throw new RangeError('key longer than 65534 bytes')
-        buf.writeUInt16BE(k + 1, pos)
-        pos += 2
-        pos += buf.write(d.key, pos, 'utf8')
+        const key = Buffer.from(d.key)
+        buf.writeUInt16BE(key.length + 1, pos)
+        buf.set(key, pos + 2)
+        pos += 2 + key.length
       }
     }
   }
   buf.set(record.payload, pos)
+  return pos + record.payload.byteLength - start
+}
+
+/** The record in a buffer of its own. */
+export function encodeRecord(record: OutboxRecord, offset: number): Buffer {
+  const buf = Buffer.allocUnsafe(recordLength(record))
+  writeRecord(buf, 0, record, offset)
   return buf
 }
 
@@ -104,8 +124,11 @@ export class RecordDecodeError extends Error {
   override readonly name = 'RecordDecodeError'
 }
 
-/** Decodes a stored value. The payload is a view into `value`, not a copy. */
-export function decodeRecord(seq: number, value: Uint8Array, keyBytes: number): StoredRecord {
+/**
+ * Decodes a record. The payload is a view into `value`, not a copy. `overheadBytes` is what the log
+ * spends on the record besides its own bytes (its length prefix in a segment).
+ */
+export function decodeRecord(seq: number, value: Uint8Array, overheadBytes: number): StoredRecord {
   const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
   if (buf.length < HEADER + 4) throw new RecordDecodeError(`record ${seq}: ${buf.length} bytes is too short`)
   if (buf[0] !== FORMAT_VERSION)
@@ -139,7 +162,7 @@ export function decodeRecord(seq: number, value: Uint8Array, keyBytes: number): 
     ts,
     to,
     payload: buf.subarray(r.pos),
-    size: keyBytes + buf.length,
+    size: overheadBytes + buf.length,
     offset,
   }
 }
@@ -157,29 +180,31 @@ export function readRecordTs(value: Uint8Array): number {
 }
 
 function byteLen(s: string | undefined): number {
-  return s === undefined ? 0 : utf8Length(s)
+  return s === undefined ? 0 : Buffer.byteLength(s)
 }
 
-// Topics and client ids are short ASCII almost always; for those a plain loop beats the native
-// UTF-8 calls (measured: ~0.5 µs of the ~1.8 µs an append costs at 512 appenders went to encoding).
-const SHORT = 64
+const EMPTY = Buffer.alloc(0)
 
-function utf8Length(s: string): number {
-  const n = s.length
-  if (n > SHORT) return Buffer.byteLength(s)
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s)
-  return n
-}
+// Topics, client ids and upstream names repeat from record to record: their UTF-8 bytes are kept in a
+// bounded cache (a Map lookup and a memcpy beat encoding the string each time: measured 40 ns vs
+// 75-105 ns for a 25-character topic).
+const UTF8_CACHE_MAX = 4096
+const utf8Cache = new Map<string, Buffer>()
 
-function writeStr16(buf: Buffer, pos: number, s: string, len: number): number {
-  buf.writeUInt16BE(len, pos)
-  pos += 2
-  if (len === s.length && len <= SHORT) {
-    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i) // ASCII: one byte a character
-  } else if (len > 0) {
-    buf.write(s, pos, 'utf8')
+function utf8(s: string): Buffer {
+  let bytes = utf8Cache.get(s)
+  if (bytes === undefined) {
+    if (utf8Cache.size >= UTF8_CACHE_MAX) utf8Cache.clear()
+    bytes = Buffer.from(s, 'utf8')
+    if (s.length <= 256) utf8Cache.set(s, bytes)
   }
-  return pos + len
+  return bytes
+}
+
+function writeBytes16(buf: Buffer, pos: number, bytes: Buffer): number {
+  buf.writeUInt16BE(bytes.length, pos)
+  buf.set(bytes, pos + 2)
+  return pos + 2 + bytes.length
 }
 
 class Reader {

@@ -7,7 +7,6 @@
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes'
 import type { Config } from '../../config/schema.js'
-import { isOutboxError } from '../../store/errors.js'
 import { GatewayError } from '../errors.js'
 import type { Ingest } from '../ingest.js'
 import type { Logger } from '../logger.js'
@@ -251,7 +250,7 @@ export class Broker {
       this.storeQos2Once(client, packet, done)
       return
     }
-    this.store(client, packet).then(() => done(null), done)
+    this.store(client, packet, done)
   }
 
   /**
@@ -276,7 +275,10 @@ export class Broker {
     const persistence = (this.aedes as unknown as { persistence: IncomingStore }).persistence
     const commit = persistence.incomingGetPacket(client, packet).then(
       () => undefined, // a retransmission of a message aedes holds (awaiting PUBREL): stored already
-      () => this.store(client, packet),
+      () =>
+        new Promise<void>((resolve, reject) =>
+          this.store(client, packet, (err) => (err ? reject(err) : resolve())),
+        ),
     )
     const map = pending
     map.set(id, commit)
@@ -289,46 +291,48 @@ export class Broker {
     commit.finally(() => setImmediate(() => map.delete(id))).catch(() => undefined)
   }
 
-  /** Commits a message to the outbox (or leaves it local); rejects when a QoS 1/2 message is not stored. */
-  private store(client: Client | null, packet: PublishPacket): Promise<void> {
+  /**
+   * Commits a message to the outbox (or leaves it local), then calls `done`: with null, or with the
+   * error that refuses a QoS 1/2 message the outbox could not store. Callbacks, not promises: every
+   * publish passes here.
+   */
+  private store(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const payload =
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : (packet.payload as Buffer)
-    const committed = this.opts.ingest({
+    const msg = {
       topic: packet.topic,
       payload,
       qos: packet.qos,
       retain: packet.retain,
       origin: client?.id ?? '',
-    })
-    if (committed === undefined) {
-      this.counters.localOnly++
-      return Promise.resolve()
     }
-    // One .then on the hot path (not an async function): every publish passes here.
-    return committed.then(
-      () => {
+    const routed = this.opts.ingest(msg, (err) => {
+      if (err === null) {
         this.counters.stored++
-      },
-      (err: unknown) => {
-        if (packet.qos === 0) {
-          // Nothing to withhold for QoS 0: local subscribers still get it, upstream does not. Counted.
-          this.counters.qos0Dropped++
-          return
-        }
-        this.counters.notStored++
-        const code = isOutboxError(err) ? err.code : undefined
-        this.log.warn(
-          { client: client?.id, topic: packet.topic, code },
-          'message not stored: no PUBACK, client disconnected',
-        )
-        // MQTT 3.1.1 has no negative PUBACK: closing the connection makes the device resend after it
-        // reconnects [MQTT-4.4.0-1], by which time there may be room.
-        throw new GatewayError('OUTPOST_PUBLISH_NOT_STORED', 'message not stored', {
-          cause: err,
-          canRetry: true,
-        })
-      },
-    )
+        done(null)
+        return
+      }
+      if (packet.qos === 0) {
+        // Nothing to withhold for QoS 0: local subscribers still get it, upstream does not. Counted.
+        this.counters.qos0Dropped++
+        done(null)
+        return
+      }
+      this.counters.notStored++
+      this.log.warn(
+        { client: client?.id, topic: packet.topic, code: err.code },
+        'message not stored: no PUBACK, client disconnected',
+      )
+      // MQTT 3.1.1 has no negative PUBACK: closing the connection makes the device resend after it
+      // reconnects [MQTT-4.4.0-1], by which time there may be room.
+      done(
+        new GatewayError('OUTPOST_PUBLISH_NOT_STORED', 'message not stored', { cause: err, canRetry: true }),
+      )
+    })
+    if (!routed) {
+      this.counters.localOnly++
+      done(null)
+    }
   }
 
   private onClientError(client: Client, err: Error & { code?: string }): void {

@@ -14,9 +14,18 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { recordKey } from '../../store/keys.js'
 import { type Durability, Outbox } from '../../store/outbox.js'
 import { encodeRecord, type OutboxRecord } from '../../store/record-codec.js'
+
+/** The raw baseline's key: one LevelDB entry per record ('r' + u64 sequence number). */
+function recordKey(seq: number): Buffer {
+  const key = Buffer.allocUnsafe(9)
+  key[0] = 0x72
+  key.writeUInt32BE(Math.floor(seq / 2 ** 32), 1)
+  key.writeUInt32BE(seq >>> 0, 5)
+  return key
+}
+
 import {
   type CpuSpent,
   cpuMeter,

@@ -2,9 +2,9 @@
 // deadline, and typed-error assertions. No fakes: every helper works on a real Outbox.
 import { expect } from 'vitest'
 import { OutboxError, type OutboxErrorCode } from '../../store/errors.js'
-import { RECORD_KEY_BYTES } from '../../store/keys.js'
 import type { Outbox, OutboxOptions } from '../../store/outbox.js'
-import { encodeRecord, type OutboxRecord, type StoredRecord } from '../../store/record-codec.js'
+import type { OutboxRecord, StoredRecord } from '../../store/record-codec.js'
+import { recordLogSize } from '../../store/segment.js'
 
 /** Options that keep the disk guard out of the way (tests that are not about it). */
 export const NO_DISK_GUARD = { minFreeDiskBytes: 0, reserveBytes: 0 } satisfies Partial<OutboxOptions>
@@ -25,7 +25,7 @@ export function rec(i: number, overrides: Partial<OutboxRecord> = {}): OutboxRec
 
 /** Bytes a record takes in the log (what maxBytes counts), computed with the store's own codec. */
 export function logSize(record: OutboxRecord): number {
-  return RECORD_KEY_BYTES + encodeRecord(record, 0).length
+  return recordLogSize(record)
 }
 
 /** Every record after `after`, paging through read(); bounded by `limit` records. */
