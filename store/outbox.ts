@@ -549,17 +549,25 @@ export class Outbox extends EventEmitter {
   private async runWriter(): Promise<void> {
     if (this.writing || this.closed) return
     this.writing = true
+    // The appenders of a written batch are told (PUBACKs, local delivery: real work) only once the next
+    // batch is on its way to LevelDB, so the disk never waits for that work (measured: 0.3 ms between
+    // writes at 140 records a batch, a fifth of the cycle, went to it).
+    let settle: (() => void) | undefined
     try {
       while (!this.broken && this.db.status === 'open' && this.hasWork()) {
         const taken = this.takePending()
+        const writing = this.writeOnce(taken) // runs up to its write (submitted) before it yields
+        settle?.()
+        settle = undefined
         try {
-          await this.writeOnce(taken)
+          settle = await writing
         } catch (err) {
           // A read the batch needed failed, or the write itself: nothing of it was adopted.
           this.onWriteFailed(err, taken)
         }
       }
     } finally {
+      settle?.()
       this.writing = false
       for (const w of this.idleWaiters.splice(0)) w()
     }
@@ -571,8 +579,11 @@ export class Outbox extends EventEmitter {
     return min === undefined ? -1 : Math.min(min, this.state.lastSeq)
   }
 
-  /** One batch: retention, expiry, the appends `taken` (each checked against the limits), cursors, state. */
-  private async writeOnce(taken: PendingAppend[]): Promise<void> {
+  /**
+   * One batch: retention, expiry, the appends `taken` (each checked against the limits), cursors, state.
+   * Resolves, once written and adopted, with the function that tells the appenders.
+   */
+  private async writeOnce(taken: PendingAppend[]): Promise<() => void> {
     const s: LogState = { ...this.state }
     const delta = { evicted: 0, expired: 0 }
     const batch = this.db.batch()
@@ -652,13 +663,13 @@ export class Outbox extends EventEmitter {
     this.cursors.written(cursorChanges)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
     let written = 0
-    for (const p of accepted) {
-      written += p.bytes
-      settle(p, p.first)
-    }
+    for (const p of accepted) written += p.bytes
     this.disk.noteWritten(written, this.now())
-    if (accepted.length > 0) this.notifyAppended()
     if (deleted > 0) this.noteDeleted(deleted)
+    return () => {
+      for (const p of accepted) settle(p, p.first)
+      if (accepted.length > 0) this.notifyAppended()
+    }
   }
 
   /**
