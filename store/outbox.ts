@@ -333,7 +333,9 @@ export class Outbox extends EventEmitter {
       if (start > last) return []
       const out: StoredRecord[] = []
       let bytes = 0
-      let segment = await this.segmentHolding(db, start)
+      // No segment holds `start` only if records went missing: go on with the next one rather than
+      // report an empty log (a forwarder would wait for ever).
+      let segment = (await this.segmentHolding(db, start)) ?? (await this.segmentAfter(db, seekKey(start)))
       let it: { next(): Promise<[Buffer, Buffer] | undefined>; close(): Promise<void> } | undefined
       try {
         while (segment) {
@@ -1069,6 +1071,11 @@ export class Outbox extends EventEmitter {
     if (!entry) return undefined
     const segment = this.toSegment(entry[0], entry[1])
     return seq < segment.firstSeq + segment.count ? segment : undefined
+  }
+
+  private async segmentAfter(db: ClassicLevel<Buffer, Buffer>, key: Buffer): Promise<Segment | undefined> {
+    const [entry] = await db.iterator({ gt: key, lt: RECORDS_END, limit: 1 }).all()
+    return entry ? this.toSegment(entry[0], entry[1]) : undefined
   }
 
   private toSegment(key: Buffer, value: Buffer): Segment {
