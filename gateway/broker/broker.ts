@@ -51,6 +51,23 @@ export interface BrokerCounters {
 
 const SYS_PREFIX = '$SYS/'
 
+const PRINCIPAL = Symbol('outpost.principal')
+/** The size guard cut this connection: nothing parsed from it is stored. */
+const CUT = Symbol('outpost.cut')
+/** QoS 2 packet ids whose commit is in progress (see storeQos2Once). */
+const QOS2_PENDING = Symbol('outpost.qos2Pending')
+const CLIENT = Symbol('outpost.client')
+
+interface ConnectionState {
+  [PRINCIPAL]?: Principal
+  [CUT]?: boolean
+  [QOS2_PENDING]?: Map<number, Promise<void>>
+}
+
+function stateOf(client: Client): ConnectionState {
+  return client as unknown as ConnectionState
+}
+
 interface IncomingStore {
   incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>
 }
@@ -59,11 +76,10 @@ export class Broker {
   private aedes: Aedes | undefined
   private listeners: Listener[] = []
   private readonly acl: Acl
-  private readonly principals = new WeakMap<Client, Principal>()
-  /** Clients whose connection the size guard cut (so the resulting error is not counted twice). */
-  private readonly cut = new WeakSet<Duplex>()
+  // Per-connection state lives on the aedes Client under symbols: authorizePublish reads it for every
+  // message, and a property read is cheaper than a WeakMap lookup.
   /** Per client: QoS 2 packet ids whose commit is in progress (see storeQos2Once). */
-  private readonly qos2Pending = new WeakMap<Client, Map<number, Promise<void>>>()
+
   private readonly log: Logger
   private stopping = false
   readonly counters: BrokerCounters = {
@@ -98,7 +114,7 @@ export class Broker {
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
-        const principal = this.principals.get(client)
+        const principal = stateOf(client)[PRINCIPAL]
         if (principal && !Acl.canSubscribe(principal, sub.topic)) {
           this.counters.refusedSubscriptions++
           this.log.warn({ client: client.id, topic: sub.topic }, 'subscription refused by ACL')
@@ -170,14 +186,16 @@ export class Broker {
       stream.destroy()
       return
     }
-    aedes.handle(stream, req)
+    const client = aedes.handle(stream, req)
+    ;(stream as Duplex & { [CLIENT]?: Client })[CLIENT] = client
     guardPacketSize(stream, this.opts.config.maxPacketBytes, (verdict) =>
       this.onGuard(stream, verdict, remote),
     )
   }
 
   private onGuard(stream: Duplex, verdict: GuardVerdict, remote: string): void {
-    this.cut.add(stream)
+    const client = (stream as Duplex & { [CLIENT]?: Client })[CLIENT]
+    if (client) stateOf(client)[CUT] = true
     if (verdict.kind === 'oversized') {
       this.counters.oversizedPackets++
       this.log.warn(
@@ -205,7 +223,7 @@ export class Broker {
     this.acl.authenticate(username, password).then(
       (result) => {
         if (result.ok) {
-          this.principals.set(client, result.principal)
+          stateOf(client)[PRINCIPAL] = result.principal
           return done(null, true)
         }
         this.counters.authFailures++
@@ -228,7 +246,8 @@ export class Broker {
     const topic = packet.topic
     // The size guard sees a chunk just before aedes parses it; anything parsed from a stream it cut
     // (the oversized packet itself included) is refused, never stored.
-    if (client?.conn && this.cut.has(client.conn as Duplex)) {
+    const state = client ? stateOf(client) : undefined
+    if (state?.[CUT]) {
       done(new GatewayError('OUTPOST_PACKET_TOO_LARGE', 'packet from a connection cut by the size guard'))
       return
     }
@@ -238,7 +257,7 @@ export class Broker {
       done(new GatewayError('OUTPOST_PUBLISH_RESERVED_TOPIC', `${SYS_PREFIX} topics are reserved`))
       return
     }
-    const principal = client ? this.principals.get(client) : undefined
+    const principal = state?.[PRINCIPAL]
     if (principal && !Acl.canPublish(principal, topic)) {
       this.counters.refusedNotAuthorized++
       this.log.warn({ client: client?.id, topic }, 'publish refused by ACL: client disconnected')
@@ -261,10 +280,11 @@ export class Broker {
    */
   private storeQos2Once(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const id = packet.messageId as number
-    let pending = this.qos2Pending.get(client)
+    const state = stateOf(client)
+    let pending = state[QOS2_PENDING]
     if (!pending) {
       pending = new Map()
-      this.qos2Pending.set(client, pending)
+      state[QOS2_PENDING] = pending
     }
     const earlier = pending.get(id)
     if (earlier) {
@@ -337,7 +357,7 @@ export class Broker {
 
   private onClientError(client: Client, err: Error & { code?: string }): void {
     if (err instanceof GatewayError) return // counted and logged where it was raised
-    if (client.conn && this.cut.has(client.conn as Duplex)) return
+    if (stateOf(client)[CUT]) return
     if (err.code === undefined && !this.stopping) {
       // mqtt-packet parse errors and protocol violations carry no code.
       this.counters.malformedPackets++
