@@ -18,7 +18,7 @@
 // DESIGN.md: memory use does not grow with the backlog.
 //
 // Targets: drain rate ≥ 80% of the limit; gateway RSS at N within 10% of the RSS at the small backlog.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,10 +30,10 @@ import { DrainSink } from './drain-sink.js'
 import { GatewayChild, gatewayNodeArgs } from './gateway-child.js'
 import { NodeChild } from './node-child.js'
 import {
+  benchSession,
   type CpuSpent,
   cpuBetween,
   cpuMeter,
-  fileSystemType,
   fmt,
   fmtInt,
   formatTable,
@@ -41,6 +41,7 @@ import {
   numberFlag,
   type ProcMemory,
   parseFlags,
+  printedUsage,
   printJsonLine,
   readProcCpu,
   readProcMemory,
@@ -152,62 +153,53 @@ interface ProgressMemory {
 const PROGRESS_POINTS = [0.25, 0.5, 0.75, 1]
 
 export async function main(args: string[]): Promise<void> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE)
-    return
-  }
+  if (printedUsage(args, USAGE)) return
   const opts = parseOptions(args)
-  const stop = new AbortController()
-  const onSigint = () => stop.abort()
-  process.once('SIGINT', onSigint)
-  const root = await mkdtemp(join(opts.parent, 'outpost-bench-drain-'))
-  const started = nowMs()
-  let mosquitto: Mosquitto | undefined
-  let sink: DrainSink | undefined
-  try {
-    const fsType = await fileSystemType(root)
-    const payloads = telemetryPayloads(256, opts.payloadBytes)
-    const baselineDir = join(root, 'gw-baseline')
-    const backlogDir = join(root, 'gw-backlog')
-    const t = nowMs()
-    await fillOutbox(join(baselineDir, 'data'), opts.baselineMessages, payloads)
-    await fillOutbox(join(backlogDir, 'data'), opts.messages, payloads)
-    const fillSec = (nowMs() - t) / 1000
-    console.error(
-      `filled outboxes: ${fmtInt(opts.baselineMessages)} + ${fmtInt(opts.messages)} in ${fmt(fillSec, 1)} s`,
-    )
+  await benchSession('outpost-bench-drain-', opts.parent, async ({ root, signal, started, fsType }) => {
+    let mosquitto: Mosquitto | undefined
+    let sink: DrainSink | undefined
+    try {
+      const payloads = telemetryPayloads(256, opts.payloadBytes)
+      const baselineDir = join(root, 'gw-baseline')
+      const backlogDir = join(root, 'gw-backlog')
+      const t = nowMs()
+      await fillOutbox(join(baselineDir, 'data'), opts.baselineMessages, payloads)
+      await fillOutbox(join(backlogDir, 'data'), opts.messages, payloads)
+      const fillSec = (nowMs() - t) / 1000
+      console.error(
+        `filled outboxes: ${fmtInt(opts.baselineMessages)} + ${fmtInt(opts.messages)} in ${fmt(fillSec, 1)} s`,
+      )
 
-    // The sink's persistent session first, then mosquitto down: a gateway starts against a dead upstream.
-    mosquitto = await Mosquitto.start({ dir: join(root, 'mosquitto'), persistence: true })
-    sink = new DrainSink(mosquitto.url, `bench-sink-${process.pid}`)
-    await sink.start()
-    await mosquitto.stop()
+      // The sink's persistent session first, then mosquitto down: a gateway starts against a dead upstream.
+      mosquitto = await Mosquitto.start({ dir: join(root, 'mosquitto'), persistence: true })
+      sink = new DrainSink(mosquitto.url, `bench-sink-${process.pid}`)
+      await sink.start()
+      await mosquitto.stop()
 
-    const ids = [...PHASE_IDS]
-    const phaseId = () => ids.shift() as string
-    const results: DrainResult[] = []
-    const run = async (label: string, phase: () => Promise<DrainResult>) => {
-      if (stop.signal.aborted) throw new Error('interrupted')
-      const r = await phase()
-      results.push(r)
-      console.error(`${label}: ${fmtInt(r.unique)} in ${fmt(r.seconds, 2)} s, ${fmtInt(r.perSec)} msgs/s`)
+      const ids = [...PHASE_IDS]
+      const phaseId = () => ids.shift() as string
+      const results: DrainResult[] = []
+      const run = async (label: string, phase: () => Promise<DrainResult>) => {
+        if (signal.aborted) throw new Error('interrupted')
+        const r = await phase()
+        results.push(r)
+        console.error(`${label}: ${fmtInt(r.unique)} in ${fmt(r.seconds, 2)} s, ${fmtInt(r.perSec)} msgs/s`)
+      }
+      const ctx = { mosquitto, sink, opts, signal: signal }
+      await run(`gateway, ${fmtInt(opts.baselineMessages)} backlog`, () =>
+        drainGateway(ctx, baselineDir, opts.baselineMessages, phaseId()),
+      )
+      if (opts.limitRuns > 1) await run('limit (before)', () => drainLimit(ctx, phaseId()))
+      await run(`gateway, ${fmtInt(opts.messages)} backlog`, () =>
+        drainGateway(ctx, backlogDir, opts.messages, phaseId()),
+      )
+      await run('limit (after)', () => drainLimit(ctx, phaseId()))
+      report(opts, results, fsType, fillSec, sink.connectionErrors, (nowMs() - started) / 1000)
+    } finally {
+      await sink?.close().catch((err: unknown) => console.error(err))
+      await mosquitto?.stop().catch((err: unknown) => console.error(err))
     }
-    const ctx = { mosquitto, sink, opts, signal: stop.signal }
-    await run(`gateway, ${fmtInt(opts.baselineMessages)} backlog`, () =>
-      drainGateway(ctx, baselineDir, opts.baselineMessages, phaseId()),
-    )
-    if (opts.limitRuns > 1) await run('limit (before)', () => drainLimit(ctx, phaseId()))
-    await run(`gateway, ${fmtInt(opts.messages)} backlog`, () =>
-      drainGateway(ctx, backlogDir, opts.messages, phaseId()),
-    )
-    await run('limit (after)', () => drainLimit(ctx, phaseId()))
-    report(opts, results, fsType, fillSec, sink.connectionErrors, (nowMs() - started) / 1000)
-  } finally {
-    process.removeListener('SIGINT', onSigint)
-    await sink?.close().catch((err: unknown) => console.error(err))
-    await mosquitto?.stop().catch((err: unknown) => console.error(err))
-    await rm(root, { recursive: true, force: true })
-  }
+  })
 }
 
 function parseOptions(args: string[]): Options {

@@ -18,7 +18,7 @@
 //
 // Targets: outpost msgs/s ≥ 90% of aedes-memory; outpost PUBACK p50 ≤ 0.5 ms with 1 in flight.
 // Check: after the runs the gateway's outbox holds every message it acknowledged (GET /api/status).
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,9 +28,9 @@ import { GatewayChild, gatewayNodeArgs } from './gateway-child.js'
 import { LOAD_CLIENTS, type LoadClient, runLoad } from './mqtt-load.js'
 import { NodeChild } from './node-child.js'
 import {
+  benchSession,
   choiceFlag,
   cpuBetween,
-  fileSystemType,
   fmt,
   fmtInt,
   formatTable,
@@ -39,6 +39,7 @@ import {
   numberFlag,
   parseFlags,
   percentile,
+  printedUsage,
   printJsonLine,
   readProcCpu,
   readProcMemory,
@@ -142,58 +143,49 @@ interface RunResult {
 }
 
 export async function main(args: string[]): Promise<void> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE)
-    return
-  }
+  if (printedUsage(args, USAGE)) return
   const opts = parseOptions(args)
-  const stop = new AbortController()
-  const onSigint = () => stop.abort()
-  process.once('SIGINT', onSigint)
-  const root = await mkdtemp(join(opts.parent, 'outpost-bench-ingest-'))
-  const started = nowMs()
-  const brokers: BrokerUnderTest[] = []
-  try {
-    const fsType = await fileSystemType(root)
-    const payloads = telemetryPayloads(256, opts.payloadBytes)
-    for (const name of opts.brokers) brokers.push(await startBroker(name, root, opts))
-    const measure = (b: BrokerUnderTest, scenario: Scenario, messages: number, seconds: number) =>
-      measureRun(b, { scenario, messages, seconds }, opts, payloads, stop.signal)
+  await benchSession('outpost-bench-ingest-', opts.parent, async ({ root, signal, started, fsType }) => {
+    const brokers: BrokerUnderTest[] = []
+    try {
+      const payloads = telemetryPayloads(256, opts.payloadBytes)
+      for (const name of opts.brokers) brokers.push(await startBroker(name, root, opts))
+      const measure = (b: BrokerUnderTest, scenario: Scenario, messages: number, seconds: number) =>
+        measureRun(b, { scenario, messages, seconds }, opts, payloads, signal)
 
-    // Warm-up (not reported): JIT on both sides, aedes's and LevelDB's first allocations.
-    for (const b of brokers) {
-      await measure(b, 'throughput', opts.warmup, opts.seconds)
-      await measure(b, 'latency', Math.min(2000, opts.latencyMessages), opts.latencySeconds)
-    }
+      // Warm-up (not reported): JIT on both sides, aedes's and LevelDB's first allocations.
+      for (const b of brokers) {
+        await measure(b, 'throughput', opts.warmup, opts.seconds)
+        await measure(b, 'latency', Math.min(2000, opts.latencyMessages), opts.latencySeconds)
+      }
 
-    const runs: RunResult[] = []
-    const total = opts.repeats * brokers.length * 2
-    for (const scenario of ['throughput', 'latency'] as const) {
-      for (let repeat = 0; repeat < opts.repeats; repeat++) {
-        const order = repeat % 2 === 0 ? brokers : [...brokers].reverse()
-        for (const b of order) {
-          if (stop.signal.aborted) throw new Error('interrupted')
-          const r =
-            scenario === 'throughput'
-              ? await measure(b, scenario, opts.messages, opts.seconds)
-              : await measure(b, scenario, opts.latencyMessages, opts.latencySeconds)
-          runs.push(r)
-          console.error(
-            `[${runs.length}/${total}] ${scenario} ${b.name}: ${fmtInt(r.perSec)} msgs/s, ` +
-              `p50 ${fmt(r.p50Ms, 3)} ms (${fmtInt(r.acked)} in ${fmt(r.seconds, 2)} s)`,
-          )
+      const runs: RunResult[] = []
+      const total = opts.repeats * brokers.length * 2
+      for (const scenario of ['throughput', 'latency'] as const) {
+        for (let repeat = 0; repeat < opts.repeats; repeat++) {
+          const order = repeat % 2 === 0 ? brokers : [...brokers].reverse()
+          for (const b of order) {
+            if (signal.aborted) throw new Error('interrupted')
+            const r =
+              scenario === 'throughput'
+                ? await measure(b, scenario, opts.messages, opts.seconds)
+                : await measure(b, scenario, opts.latencyMessages, opts.latencySeconds)
+            runs.push(r)
+            console.error(
+              `[${runs.length}/${total}] ${scenario} ${b.name}: ${fmtInt(r.perSec)} msgs/s, ` +
+                `p50 ${fmt(r.p50Ms, 3)} ms (${fmtInt(r.acked)} in ${fmt(r.seconds, 2)} s)`,
+            )
+          }
         }
       }
+      const peakRss = new Map(brokers.map((b) => [b.name, readProcMemory(b.pid)?.hwmBytes]))
+      const outpost = brokers.find((b) => b.name === 'outpost')
+      const check = outpost ? await checkOutbox(outpost) : undefined
+      report(opts, runs, peakRss, check, fsType, (nowMs() - started) / 1000)
+    } finally {
+      for (const b of brokers.reverse()) await b.stop().catch((err: unknown) => console.error(err))
     }
-    const peakRss = new Map(brokers.map((b) => [b.name, readProcMemory(b.pid)?.hwmBytes]))
-    const outpost = brokers.find((b) => b.name === 'outpost')
-    const check = outpost ? await checkOutbox(outpost) : undefined
-    report(opts, runs, peakRss, check, fsType, (nowMs() - started) / 1000)
-  } finally {
-    process.removeListener('SIGINT', onSigint)
-    for (const b of brokers.reverse()) await b.stop().catch((err: unknown) => console.error(err))
-    await rm(root, { recursive: true, force: true })
-  }
+  })
 }
 
 function parseOptions(args: string[]): Options {

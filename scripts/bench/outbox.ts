@@ -10,7 +10,7 @@
 // Every run is bounded by a record count and a time limit, whichever comes first.
 //
 // The target (DESIGN.md, group commit): fsync mode at 512 appenders reaches ≥ 70% of raw fsync.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -27,11 +27,11 @@ function recordKey(seq: number): Buffer {
 }
 
 import {
+  benchSession,
   type CpuSpent,
   cpuMeter,
   type DiskBytes,
   diskBytesBetween,
-  fileSystemType,
   fmt,
   fmtInt,
   formatTable,
@@ -40,6 +40,7 @@ import {
   numberFlag,
   parseFlags,
   percentile,
+  printedUsage,
   printJsonLine,
   readProcIo,
   round,
@@ -100,18 +101,9 @@ interface Workload {
 }
 
 export async function main(args: string[]): Promise<void> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE)
-    return
-  }
+  if (printedUsage(args, USAGE)) return
   const opts = parseOptions(args)
-  const stop = new AbortController()
-  const onSigint = () => stop.abort()
-  process.once('SIGINT', onSigint)
-  const root = await mkdtemp(join(opts.parent, 'outpost-bench-outbox-'))
-  const started = nowMs()
-  try {
-    const fsType = await fileSystemType(root)
+  await benchSession('outpost-bench-outbox-', opts.parent, async ({ root, signal, started, fsType }) => {
     const workload = buildWorkload(Math.max(...opts.appenders), opts.payloadBytes)
     let runNo = 0
     const nextDir = async (label: string) => {
@@ -122,9 +114,9 @@ export async function main(args: string[]): Promise<void> {
 
     // Warm-up (not reported): JIT and LevelDB code paths, so the first measured run is not penalised.
     const warm = { ...opts, seconds: Math.min(0.5, opts.seconds), records: Math.min(20_000, opts.records) }
-    await runInDir(await nextDir('warmup-raw'), (d) => measureRaw(d, 'none', warm, workload, stop.signal))
+    await runInDir(await nextDir('warmup-raw'), (d) => measureRaw(d, 'none', warm, workload, signal))
     await runInDir(await nextDir('warmup-outbox'), (d) =>
-      measureOutbox(d, 'none', 16, warm, workload, stop.signal),
+      measureOutbox(d, 'none', 16, warm, workload, signal),
     )
 
     const runs: RunResult[] = []
@@ -135,12 +127,12 @@ export async function main(args: string[]): Promise<void> {
         const order: Array<'raw' | number> = ['raw', ...[...opts.appenders].sort((a, b) => b - a)]
         if (repeat % 2 === 1) order.reverse()
         for (const item of order) {
-          if (stop.signal.aborted) throw new Error('interrupted')
+          if (signal.aborted) throw new Error('interrupted')
           const label = item === 'raw' ? `${mode}-raw` : `${mode}-outbox-${item}`
           const result = await runInDir(await nextDir(label), (d) =>
             item === 'raw'
-              ? measureRaw(d, mode, opts, workload, stop.signal)
-              : measureOutbox(d, mode, item, opts, workload, stop.signal),
+              ? measureRaw(d, mode, opts, workload, signal)
+              : measureOutbox(d, mode, item, opts, workload, signal),
           )
           runs.push(result)
           console.error(
@@ -151,10 +143,7 @@ export async function main(args: string[]): Promise<void> {
       }
     }
     report(opts, runs, fsType, (nowMs() - started) / 1000)
-  } finally {
-    process.removeListener('SIGINT', onSigint)
-    await rm(root, { recursive: true, force: true })
-  }
+  })
 }
 
 function parseOptions(args: string[]): Options {

@@ -3,7 +3,8 @@
 // line for scripts.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { statfs } from 'node:fs/promises'
+import { mkdtemp, rm, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 
 /** Prefix of the machine-readable line: `grep '^BENCH_JSON ' | cut -c12-` gives the JSON. */
@@ -328,4 +329,40 @@ export function round(n: number | undefined, decimals: number): number | null {
   if (n === undefined || !Number.isFinite(n)) return null
   const f = 10 ** decimals
   return Math.round(n * f) / f
+}
+
+// ---------------------------------------------------------------- session
+
+export interface BenchSession {
+  /** A fresh temporary directory, removed when the benchmark ends. */
+  root: string
+  /** Aborts on Ctrl-C (SIGINT): runs stop and everything is cleaned up. */
+  signal: AbortSignal
+  started: number
+  fsType: string
+}
+
+/** True (after printing `usage`) when the arguments ask for help. */
+export function printedUsage(args: readonly string[], usage: string): boolean {
+  if (!args.includes('--help') && !args.includes('-h')) return false
+  console.log(usage)
+  return true
+}
+
+/** The frame every benchmark runs in: a temp dir under `parent` and Ctrl-C handling, both undone after. */
+export async function benchSession(
+  prefix: string,
+  parent: string,
+  body: (session: BenchSession) => Promise<void>,
+): Promise<void> {
+  const stop = new AbortController()
+  const onSigint = () => stop.abort()
+  process.once('SIGINT', onSigint)
+  const root = await mkdtemp(join(parent, prefix))
+  try {
+    await body({ root, signal: stop.signal, started: nowMs(), fsType: await fileSystemType(root) })
+  } finally {
+    process.removeListener('SIGINT', onSigint)
+    await rm(root, { recursive: true, force: true })
+  }
 }

@@ -1,12 +1,3 @@
 // A small seeded PRNG (mulberry32): randomised tests print their seed, so a failing run can be replayed.
-
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// The same generator the benchmarks use for their workloads.
+export { mulberry32 as prng } from '../../scripts/bench/workload.js'
