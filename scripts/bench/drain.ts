@@ -19,7 +19,7 @@
 //
 // Targets: drain rate ≥ 80% of the limit; gateway RSS at N within 10% of the RSS at the small backlog.
 import { mkdir } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Outbox } from '../../store/outbox.js'
@@ -37,6 +37,7 @@ import {
   fmt,
   fmtInt,
   formatTable,
+  machine,
   nowMs,
   numberFlag,
   type ProcMemory,
@@ -595,11 +596,7 @@ function report(
   })
   printJsonLine({
     bench: 'drain',
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null,
-    fsType,
+    ...machine(fsType),
     options: {
       messages: opts.messages,
       baselineMessages: opts.baselineMessages,

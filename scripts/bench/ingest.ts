@@ -19,7 +19,7 @@
 // Targets: outpost msgs/s ≥ 90% of aedes-memory; outpost PUBACK p50 ≤ 0.5 ms with 1 in flight.
 // Check: after the runs the gateway's outbox holds every message it acknowledged (GET /api/status).
 import { mkdir } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Durability } from '../../store/outbox.js'
@@ -35,6 +35,7 @@ import {
   fmtInt,
   formatTable,
   listFlag,
+  machine,
   nowMs,
   numberFlag,
   parseFlags,
@@ -504,11 +505,7 @@ function report(
   })
   printJsonLine({
     bench: 'ingest',
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null,
-    fsType,
+    ...machine(fsType),
     options: {
       messages: opts.messages,
       clients: opts.clients,

@@ -11,7 +11,7 @@
 //
 // The target (DESIGN.md, group commit): fsync mode at 512 appenders reaches ≥ 70% of raw fsync.
 import { mkdir, rm } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { type Durability, Outbox } from '../../store/outbox.js'
@@ -36,6 +36,7 @@ import {
   fmtInt,
   formatTable,
   listFlag,
+  machine,
   nowMs,
   numberFlag,
   parseFlags,
@@ -451,11 +452,7 @@ function report(opts: Options, runs: RunResult[], fsType: string, durationSec: n
 
   printJsonLine({
     bench: 'outbox',
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? null,
-    fsType,
+    ...machine(fsType),
     options: {
       seconds: opts.seconds,
       records: opts.records,

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, statfs } from 'node:fs/promises'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 
@@ -307,6 +308,17 @@ export function formatTable(columns: readonly Column[], rows: ReadonlyArray<read
   const header = line(columns.map((c) => c.title))
   const rule = widths.map((w) => '-'.repeat(w)).join('  ')
   return [header, rule, ...rows.map(line)].join('\n')
+}
+
+/** What every JSON line says about where it was measured. */
+export function machine(fsType: string): Record<string, unknown> {
+  return {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? null,
+    fsType,
+  }
 }
 
 /** Prints the one machine-readable line of a benchmark run. */
