@@ -30,7 +30,7 @@ export function cursorNameFromKey(key: Uint8Array): string {
 export const CURSORS_START = Buffer.from([CURSOR_PREFIX])
 export const CURSORS_END = Buffer.from([CURSOR_PREFIX + 1])
 
-export const STATE_KEY = Buffer.from('mstate', 'latin1')
+export const STATE_KEY = Buffer.concat([Buffer.from([META_PREFIX]), Buffer.from('state', 'latin1')])
 
 export function encodeSeq(seq: number): Buffer {
   const b = Buffer.allocUnsafe(8)

@@ -14,7 +14,6 @@
 // it. The bytes held by records [a, b] are offset(b) + size(b) - offset(a), so retention and eviction
 // need one point read, never a scan, and opening needs one reverse seek: start-up time does not grow
 // with the backlog.
-import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -168,7 +167,7 @@ const MAX_BATCH_BYTES = 8 * 2 ** 20
 /** Expiry looks at this many records a pass (a pass runs again at once if they all expired). */
 const EXPIRY_CHUNK = 100_000
 
-export class Outbox extends EventEmitter {
+export class Outbox {
   readonly dir: string
   readonly durability: Durability
   private readonly opts: Required<Omit<OutboxOptions, 'maxMessages' | 'maxAgeSec' | 'logger' | 'now'>> &
@@ -208,7 +207,6 @@ export class Outbox extends EventEmitter {
   private readonly timers: NodeJS.Timeout[] = []
 
   private constructor(options: OutboxOptions) {
-    super()
     this.dir = options.dir
     this.durability = options.durability ?? 'fsync'
     this.opts = {
@@ -256,10 +254,6 @@ export class Outbox extends EventEmitter {
 
   get lastSeq(): number {
     return this.state.lastSeq
-  }
-
-  get isRecovering(): boolean {
-    return this.broken !== undefined
   }
 
   // ---------------------------------------------------------------- appends
@@ -824,7 +818,6 @@ export class Outbox extends EventEmitter {
         w.resolve()
       }
     }
-    this.emit('append', last)
   }
 
   private noteDeleted(bytes: number): void {
