@@ -313,8 +313,8 @@ export class Broker {
 
   /**
    * Commits a message to the outbox (or leaves it local), then calls `done`: with null, or with the
-   * error that refuses a QoS 1/2 message the outbox could not store. Callbacks, not promises: every
-   * publish passes here.
+   * error that refuses a QoS 1/2 message the outbox could not store (QoS 0 does not wait for the
+   * commit). Callbacks, not promises: every publish passes here.
    */
   private store(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const payload =
@@ -326,15 +326,20 @@ export class Broker {
       retain: packet.retain,
       origin: client?.id ?? '',
     }
+    if (packet.qos === 0) {
+      // QoS 0 is stored the same way (appended in order with the rest) but has no PUBACK to wait for:
+      // aedes goes on at once and the outcome is only counted.
+      const routed = this.opts.ingest(msg, (err) => {
+        if (err === null) this.counters.stored++
+        else this.counters.qos0Dropped++ // local subscribers got it; upstream will not
+      })
+      if (!routed) this.counters.localOnly++
+      done(null)
+      return
+    }
     const routed = this.opts.ingest(msg, (err) => {
       if (err === null) {
         this.counters.stored++
-        done(null)
-        return
-      }
-      if (packet.qos === 0) {
-        // Nothing to withhold for QoS 0: local subscribers still get it, upstream does not. Counted.
-        this.counters.qos0Dropped++
         done(null)
         return
       }
