@@ -127,6 +127,8 @@ export interface OutboxStats {
   diskFreeBytes: number
   cursors: CursorStats[]
   counters: OutboxCounters
+  /** Batches written to LevelDB since open, and how many of them were fsync'd. */
+  writes: { batches: number; synced: number }
 }
 
 /** Called once an append is committed (with the first record's sequence number) or refused. */
@@ -166,6 +168,13 @@ const MAX_BATCH_RECORDS = 8192
 const MAX_BATCH_BYTES = 8 * 2 ** 20
 /** Expiry looks at this many records a pass (a pass runs again at once if they all expired). */
 const EXPIRY_CHUNK = 100_000
+/**
+ * Herding (see expectHerd): after an fsync'd batch of 2..HERD_MAX_APPENDERS appends is acknowledged, the
+ * next write waits up to HERD_WINDOW_MS for that many new appends, so devices that publish one message
+ * at a time share one fsync instead of splitting into groups that each wait for the other's.
+ */
+const HERD_MAX_APPENDERS = 64
+const HERD_WINDOW_MS = 0.4
 
 export class Outbox {
   readonly dir: string
@@ -181,6 +190,7 @@ export class Outbox {
   private lastSegment: Segment | undefined
   /** Live counters (what stats() shows); written with the next batch whenever they change. */
   private readonly counters: OutboxCounters = zeroCounters()
+  private readonly writes = { batches: 0, synced: 0 }
   /** What STATE_KEY holds on disk, to know when it must be written again. */
   private persisted = ''
 
@@ -192,6 +202,11 @@ export class Outbox {
   private expiryRequested = false
 
   private writing = false
+  /** Appends still expected from the last acknowledged batch's appenders, and until when (ms). */
+  private herd: { expect: number; until: number } | undefined
+  private herdWake: (() => void) | undefined
+  /** The last batch written will start a herd when its appenders are told. */
+  private herdAfterWrite = false
   private kickScheduled = false
   private idleWaiters: Array<() => void> = []
   private appendWaiters = new Set<{ after: number; resolve: () => void }>()
@@ -302,6 +317,7 @@ export class Outbox {
       return
     }
     this.pending.push({ records, lengths, bytes, first: 0, settled: false, done })
+    if (this.herd !== undefined && --this.herd.expect <= 0) this.endHerd()
     this.kick()
   }
 
@@ -459,6 +475,7 @@ export class Outbox {
       diskFreeBytes: this.disk.free,
       cursors,
       counters: { ...this.counters },
+      writes: { ...this.writes },
     }
   }
 
@@ -551,12 +568,23 @@ export class Outbox {
     let settle: (() => void) | undefined
     try {
       while (!this.broken && this.db.status === 'open' && this.hasWork()) {
+        if (this.herdPending()) {
+          settle?.()
+          settle = undefined
+          await this.awaitHerd()
+          continue
+        }
         const taken = this.takePending()
         const writing = this.writeOnce(taken) // runs up to its write (submitted) before it yields
         settle?.()
         settle = undefined
         try {
           settle = await writing
+          // Appenders that will answer at once: tell them now, and let the next write wait for them.
+          if (this.herdAfterWrite) {
+            settle()
+            settle = undefined
+          }
         } catch (err) {
           // A read the batch needed failed, or the write itself: nothing of it was adopted.
           this.onWriteFailed(err, taken)
@@ -650,6 +678,8 @@ export class Outbox {
     this.syncRequested = false
 
     await batch.write({ sync: syncNow })
+    this.writes.batches++
+    if (syncNow) this.writes.synced++
 
     // Adopt.
     this.state = s
@@ -658,6 +688,8 @@ export class Outbox {
     this.counters.expired += delta.expired
     this.cursors.written(cursorChanges)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
+    const herds = syncNow && accepted.length >= 2 && accepted.length <= HERD_MAX_APPENDERS
+    this.herdAfterWrite = herds
     let written = 0
     for (const p of accepted) written += p.bytes
     this.disk.noteWritten(written, this.now())
@@ -665,7 +697,52 @@ export class Outbox {
     return () => {
       for (const p of accepted) settle(p, p.first)
       if (accepted.length > 0) this.notifyAppended()
+      if (herds) this.expectHerd(accepted.length)
     }
+  }
+
+  /**
+   * Devices that publish one message at a time answer each PUBACK with their next message. Writing
+   * the first of those at once splits them into two groups that alternate, each waiting for the other's
+   * fsync as well as its own (measured with 10 such devices: batches of 1 and 9, PUBACK p50 0.87 ms).
+   * So after acknowledging `appenders` appends from an fsync'd batch, the writer waits a moment
+   * (HERD_WINDOW_MS at most) for as many new ones before it writes. Large batches are left alone: their
+   * appenders come back over a longer time, and the disk should not sit idle meanwhile.
+   */
+  private expectHerd(appenders: number): void {
+    if (this.closing) return
+    const now = performance.now()
+    const left = this.herd !== undefined && now < this.herd.until ? this.herd.expect : 0
+    this.herd = { expect: left + appenders, until: now + HERD_WINDOW_MS }
+  }
+
+  private herdPending(): boolean {
+    if (this.herd === undefined) return false
+    if (this.closing || performance.now() >= this.herd.until) {
+      this.herd = undefined
+      return false
+    }
+    return true
+  }
+
+  private endHerd(): void {
+    this.herd = undefined
+    const wake = this.herdWake
+    this.herdWake = undefined
+    wake?.()
+  }
+
+  /** Resolves when the herd is in or its window is over (polled once per event-loop turn). */
+  private awaitHerd(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.herdWake = resolve
+      const poll = (): void => {
+        if (this.herdWake !== resolve) return // woken by an append
+        if (this.herdPending()) setImmediate(poll)
+        else this.endHerd()
+      }
+      setImmediate(poll)
+    })
   }
 
   /**

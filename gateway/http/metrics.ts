@@ -104,6 +104,10 @@ export function renderMetrics(s: GatewayStatus): string {
     [{ reason: 'disk' }, o.counters.rejectedDisk],
     [{ reason: 'write_failed' }, o.counters.writeFailed],
   ])
+  e.metric('outpost_outbox_writes_total', 'counter', 'Batches written to the outbox database.', [
+    [{ synced: 'true' }, o.writes.synced],
+    [{ synced: 'false' }, o.writes.batches - o.writes.synced],
+  ])
   e.metric(
     'outpost_outbox_healthy',
     'gauge',

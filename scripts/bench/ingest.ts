@@ -141,6 +141,8 @@ interface RunResult {
   brokerMainPct: number
   /** This process's CPU over wall time: near 100% means the load, not the broker, was the limit. */
   loadCpuPct: number
+  /** outpost: acknowledged messages per fsync'd outbox write over the run (undefined for the others). */
+  msgsPerFsync: number | undefined
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -267,6 +269,7 @@ async function measureRun(
   signal: AbortSignal,
 ): Promise<RunResult> {
   const inflight = scenario === 'throughput' ? opts.inflight : 1
+  const synced0 = await syncedWrites(b)
   const cpu0 = readProcCpu(b.pid)
   const r = await runLoad({
     url: b.url,
@@ -281,6 +284,7 @@ async function measureRun(
   })
   const cpu = cpuBetween(cpu0, readProcCpu(b.pid))
   if (cpu === undefined) throw new Error(`${b.name} (pid ${b.pid}) is gone`)
+  const synced = synced0 === undefined ? undefined : ((await syncedWrites(b)) as number) - synced0
   b.acked += r.acked
   if (r.unacked > 0 || r.failed > 0)
     console.error(`warning: ${b.name}: ${r.unacked} publishes unacknowledged, ${r.failed} failed`)
@@ -300,7 +304,13 @@ async function measureRun(
     brokerCpuPct: (cpu.processUs / wallUs) * 100,
     brokerMainPct: (cpu.mainThreadUs / wallUs) * 100,
     loadCpuPct: (r.loadCpu.processUs / wallUs) * 100,
+    msgsPerFsync: synced ? r.acked / synced : undefined,
   }
+}
+
+/** The gateway's count of fsync'd outbox writes (outpost only). */
+async function syncedWrites(b: BrokerUnderTest): Promise<number | undefined> {
+  return b.gateway ? (await b.gateway.status()).outbox.writes.synced : undefined
 }
 
 interface OutboxCheck {
@@ -382,6 +392,7 @@ function report(
         aedes ? `${fmt((r.perSec / aedes.perSec) * 100, 1)}%` : '',
         fmt(r.p50Ms, 2),
         fmt(r.p99Ms, 2),
+        r.msgsPerFsync === undefined ? '-' : fmt(r.msgsPerFsync, 0),
         fmt(r.brokerCpuUsPerMsg, 1),
         fmt(r.brokerCpuPct, 0),
         fmt(r.brokerMainPct, 0),
@@ -401,6 +412,7 @@ function report(
         { title: 'vs aedes' },
         { title: 'p50 ms' },
         { title: 'p99 ms' },
+        { title: 'msgs/fsync' },
         { title: 'broker µs/msg' },
         { title: 'broker cpu%' },
         { title: 'main%' },
@@ -427,6 +439,7 @@ function report(
         fmt(r.p50Ms, 3),
         fmt(r.p99Ms, 3),
         f.runs.map((x) => fmt(x.p50Ms, 3)).join(' '),
+        r.msgsPerFsync === undefined ? '-' : fmt(r.msgsPerFsync, 1),
         fmt(r.brokerCpuUsPerMsg, 1),
         fmtInt(r.acked),
         fmt(r.seconds, 2),
@@ -441,6 +454,7 @@ function report(
         { title: 'p50 ms' },
         { title: 'p99 ms' },
         { title: 'p50 of each run', align: 'left' },
+        { title: 'msgs/fsync' },
         { title: 'broker µs/msg' },
         { title: 'msgs' },
         { title: 'secs' },
@@ -456,6 +470,7 @@ function report(
     '  main%: its main thread alone (/proc/PID/task/PID/schedstat): near 100% means a saturated JS thread;',
     '  load cpu%: this process (the load generator); near 100% means the load was the limit, not the broker.',
     'peak RSS: VmHWM of the broker process over its whole life (warm-up and every run).',
+    "msgs/fsync: outpost's acknowledged messages per fsync'd outbox write (its /api/status).",
   ])
     console.log(note)
 
@@ -498,6 +513,7 @@ function report(
     brokerCpuPct: round(r.brokerCpuPct, 1),
     brokerMainThreadPct: round(r.brokerMainPct, 1),
     loadCpuPct: round(r.loadCpuPct, 1),
+    msgsPerFsync: r.msgsPerFsync === undefined ? null : round(r.msgsPerFsync, 2),
     acked: r.acked,
     unacked: r.unacked,
     failed: r.failed,

@@ -83,6 +83,52 @@ describe('order', () => {
   })
 })
 
+describe('group commit', () => {
+  test('appends made in one tick share one fsync', async () => {
+    const outbox = await open()
+    await Promise.all(range(1, 100).map((i) => outbox.append([rec(i)])))
+    const { writes } = await outbox.stats()
+    expect(outbox.lastSeq).toBe(100)
+    expect(writes.synced).toBe(1)
+  })
+
+  test('devices that answer each acknowledgement with their next message keep sharing fsyncs', async () => {
+    // Eight devices, one message in flight each, answering an acknowledgement after 1..8 event-loop
+    // turns (as over a network, where the answers come back spread out). Without waiting for them, the
+    // writer starts on the first answer and splits the devices into groups that take turns.
+    const outbox = await open()
+    const DEVICES = 8
+    const ROUNDS = 40
+    let sent = 0
+    const turns = (n: number, then: () => void): void => {
+      if (n === 0) then()
+      else setImmediate(() => turns(n - 1, then))
+    }
+    await Promise.all(
+      range(1, DEVICES).map(
+        (device) =>
+          new Promise<void>((resolve, reject) => {
+            let round = 0
+            const next = (): void => {
+              if (round++ === ROUNDS) {
+                resolve()
+                return
+              }
+              outbox.appendOne(rec(++sent, { origin: `device-${device}` }), (err) =>
+                err ? reject(err) : turns(device, next),
+              )
+            }
+            next()
+          }),
+      ),
+    )
+    const { writes } = await outbox.stats()
+    expect(outbox.lastSeq).toBe(DEVICES * ROUNDS)
+    // Every device in every fsync would be 40 fsyncs; groups taking turns, 80 or more.
+    expect(writes.synced).toBeLessThanOrEqual(ROUNDS * 1.5)
+  })
+})
+
 describe('cursors', () => {
   test('two cursors move independently; stats show each backlog', async () => {
     const outbox = await open()
