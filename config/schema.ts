@@ -178,6 +178,21 @@ const mqttUpstream = z.strictObject({
     .positive()
     .optional()
     .describe('Cap on forwarded messages per second (a long backlog must not flood a metered link).'),
+  downlinkClientId: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe('Client id of the downlink connection (default: the uplink client id + "-downlink").'),
+  downlinkSessionExpirySec: z
+    .number()
+    .int()
+    .min(0)
+    .max(4294967295)
+    .default(604800)
+    .describe(
+      'MQTT 5: how long the upstream keeps the downlink session, queueing commands, while the gateway is away.',
+    ),
 })
 
 const kafkaUpstream = z.strictObject({

@@ -1,5 +1,5 @@
-// Forwards the outbox to one MQTT upstream (mqtt.js 5); its connection also carries the downlink
-// (downlink.ts).
+// Forwards the outbox to one MQTT upstream (mqtt.js 5), and runs that upstream's downlink (downlink.ts,
+// a connection of its own).
 //
 // The outbox, not the upstream session, is the source of truth: every connection is a clean session
 // that starts sending right after this upstream's cursor. The cursor moves over the contiguous
@@ -8,7 +8,6 @@
 // Maximum) until the cursor past it is written, so a crash resends at most a window's worth:
 // duplicates are bounded by maxInflight, and carry their identity as MQTT 5 user properties
 // (outpost-gateway + outpost-seq).
-import { readFileSync } from 'node:fs'
 import {
   type IClientOptions,
   type IClientPublishOptions,
@@ -19,14 +18,22 @@ import type { DownlinkConfig, MqttUpstreamConfig } from '../../config/schema.js'
 import type { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
 import type { LocalMessage } from '../broker/broker.js'
-import { GatewayError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { AckWindow } from './ack-window.js'
-import { backoffDelay, sleep } from './backoff.js'
-import { Downlink, type DownlinkCounters } from './downlink.js'
+import { sleep } from './backoff.js'
+import { Downlink, type DownlinkStatus } from './downlink.js'
+import {
+  type ConnectFn,
+  type ConnectionState,
+  clientOptions,
+  connectMqtt,
+  readTls,
+  redactUrl,
+  runConnections,
+} from './mqtt-connection.js'
 import { RateLimiter } from './rate-limit.js'
 
-export type ConnectFn = (url: string, options: IClientOptions) => MqttClient
+export { type ConnectFn, redactUrl }
 
 export interface MqttForwarderOptions {
   config: MqttUpstreamConfig
@@ -41,9 +48,9 @@ export interface MqttForwarderOptions {
   random?: () => number
 }
 
-export type ForwarderState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
+export type ForwarderState = ConnectionState
 
-export interface ForwarderStatus extends DownlinkCounters {
+export interface ForwarderStatus extends DownlinkStatus {
   name: string
   type: 'mqtt'
   state: ForwarderState
@@ -73,6 +80,7 @@ export class MqttForwarder {
   private readonly limiter: RateLimiter | undefined
   private readonly downlink: Downlink
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key'>
+  private readonly clientId: string
   private readonly stopController = new AbortController()
   private running: Promise<void> | undefined
   private acked: number
@@ -98,16 +106,24 @@ export class MqttForwarder {
     this.connectFn = opts.connect ?? mqttConnect
     this.limiter = opts.config.maxRatePerSec ? new RateLimiter(opts.config.maxRatePerSec) : undefined
     this.acked = this.outbox.cursor(this.name)
-    this.tls = {
-      ca: readOptional(opts.config.caFile, 'caFile', this.name),
-      cert: readOptional(opts.config.certFile, 'certFile', this.name),
-      key: readOptional(opts.config.keyFile, 'keyFile', this.name),
-    }
-    this.downlink = new Downlink(this.name, opts.downlink ?? [], opts.gatewayId, opts.publishLocal, this.log)
+    this.tls = readTls(opts.config)
+    this.clientId = opts.config.clientId ?? `outpost-${opts.gatewayId}-${this.name}`
+    this.downlink = new Downlink({
+      config: opts.config,
+      downlink: opts.downlink ?? [],
+      gatewayId: opts.gatewayId,
+      uplinkClientId: this.clientId,
+      publishLocal: opts.publishLocal,
+      connect: this.connectFn,
+      tls: this.tls,
+      logger: this.log,
+      random: opts.random,
+    })
   }
 
   start(): void {
     if (this.running) return
+    this.downlink.start()
     this.running = this.run(this.stopController.signal).catch((err: unknown) => {
       this.log.error({ err }, 'forwarder stopped on an unexpected error')
     })
@@ -136,7 +152,7 @@ export class MqttForwarder {
   /** Closes the connection at once; acknowledged progress is already committed. Idempotent. */
   async stop(): Promise<void> {
     this.stopController.abort(new Error('forwarder stopped'))
-    await this.running
+    await Promise.all([this.running, this.downlink.stop()])
     this.state = 'stopped'
   }
 
@@ -150,91 +166,45 @@ export class MqttForwarder {
       inflight: this.inflight,
       window: this.window,
       ...this.counters,
-      ...this.downlink.counters,
+      ...this.downlink.status(),
       lastError: this.lastError,
       connectedSinceMs: this.connectedSince === undefined ? undefined : Date.now() - this.connectedSince,
     }
   }
 
-  private async run(stop: AbortSignal): Promise<void> {
-    let attempt = 0
-    while (!stop.aborted) {
-      this.state = 'connecting'
-      let client: MqttClient | undefined
-      try {
-        client = await this.connectOnce(stop)
-        attempt = 0
-        await this.session(client, stop)
-      } catch (err) {
-        if (stop.aborted) break
-        this.lastError = (err as Error).message
-        this.log.warn({ err: this.lastError, attempt }, 'upstream connection failed')
-      } finally {
-        if (client) {
-          if ((this.state as ForwarderState) === 'connected') this.counters.disconnects++
-          this.connectedSince = undefined
-          client.removeAllListeners('message')
-          await client.endAsync(true).catch(() => undefined)
-        }
-      }
-      if (stop.aborted) break
-      this.state = 'backoff'
-      const delay = backoffDelay(attempt++, { ...this.config.reconnect, random: this.opts.random })
-      await sleep(delay, stop).catch(() => undefined)
-    }
-    this.state = 'stopped'
-  }
-
-  private connectOnce(stop: AbortSignal): Promise<MqttClient> {
+  private run(stop: AbortSignal): Promise<void> {
     const c = this.config
-    const client = this.connectFn(c.url, {
-      clientId: c.clientId ?? `outpost-${this.opts.gatewayId}-${this.name}`,
-      username: c.username,
-      password: c.password,
-      protocolVersion: c.protocolVersion,
-      keepalive: c.keepaliveSec,
-      connectTimeout: c.connectTimeoutMs,
-      reconnectPeriod: 0, // reconnects are ours: backoff with jitter, and a fresh read from the cursor
-      clean: true,
-      resubscribe: false,
-      queueQoSZero: false,
-      rejectUnauthorized: c.rejectUnauthorized,
-      servername: c.servername,
-      ...this.tls,
-    })
-    return new Promise<MqttClient>((resolve, reject) => {
-      const cleanup = () => {
-        client.removeListener('connect', onConnect)
-        client.removeListener('error', onError)
-        client.removeListener('close', onClose)
-        stop.removeEventListener('abort', onAbort)
-      }
-      const onConnect = (connack: { properties?: { receiveMaximum?: number } }) => {
-        cleanup()
-        this.window = Math.min(c.maxInflight, connack.properties?.receiveMaximum ?? Number.POSITIVE_INFINITY)
-        resolve(client)
-      }
-      const fail = (err: Error) => {
-        cleanup()
-        void client.endAsync(true).catch(() => undefined)
-        reject(
-          new GatewayError('OUTPOST_UPSTREAM_UNAVAILABLE', `${redactUrl(c.url)}: ${err.message}`, {
-            cause: err,
-            canRetry: true,
-          }),
-        )
-      }
-      const onError = (err: Error) => fail(err)
-      const onClose = () => fail(new Error('connection closed before CONNACK'))
-      const onAbort = () => fail(new Error('stopped'))
-      client.on('connect', onConnect)
-      client.on('error', onError)
-      client.on('close', onClose)
-      stop.addEventListener('abort', onAbort, { once: true })
-    })
+    const options = clientOptions(c, this.tls, { clientId: this.clientId, clean: true })
+    return runConnections(
+      {
+        config: c,
+        log: this.log,
+        random: this.opts.random,
+        connect: async (signal) => {
+          const { client, connack } = await connectMqtt(this.connectFn, c.url, options, signal)
+          this.window = Math.min(
+            c.maxInflight,
+            connack.properties?.receiveMaximum ?? Number.POSITIVE_INFINITY,
+          )
+          return client
+        },
+        session: (client, signal) => this.session(client, signal),
+        onState: (state) => {
+          this.state = state
+        },
+        onError: (err) => {
+          this.lastError = err.message
+        },
+        onDisconnect: () => {
+          this.counters.disconnects++
+          this.connectedSince = undefined
+        },
+      },
+      stop,
+    )
   }
 
-  /** One connected session: subscribe the downlink, then send from the cursor until the connection ends. */
+  /** One connected session: send from the cursor until the connection ends. */
   private async session(client: MqttClient, stop: AbortSignal): Promise<void> {
     const conn = new AbortController()
     const onStop = () => conn.abort(stop.reason)
@@ -244,7 +214,6 @@ export class MqttForwarder {
       closedErr = err
     })
     client.on('close', () => conn.abort(closedErr ?? new Error('connection closed')))
-    this.state = 'connected'
     this.connectedSince = Date.now()
     this.counters.connects++
     this.lastError = undefined
@@ -253,7 +222,6 @@ export class MqttForwarder {
       'upstream connected',
     )
     try {
-      this.downlink.attach(client)
       await this.pump(client, conn.signal)
     } finally {
       stop.removeEventListener('abort', onStop)
@@ -375,31 +343,4 @@ function untilAborted(signal: AbortSignal, register: (resolve: () => void) => vo
     signal.addEventListener('abort', done, { once: true })
     register(done)
   })
-}
-
-function readOptional(file: string | undefined, what: string, upstream: string): Buffer | undefined {
-  if (file === undefined) return undefined
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new GatewayError(
-      'OUTPOST_UPSTREAM_UNAVAILABLE',
-      `upstream ${upstream}: cannot read ${what} ${file}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    )
-  }
-}
-
-/** The URL without credentials, for logs and status. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    u.username = ''
-    u.password = ''
-    return u.toString()
-  } catch {
-    return url
-  }
 }

@@ -168,6 +168,16 @@ export function renderMetrics(s: GatewayStatus): string {
     'Successful connections to the upstream.',
     per((u) => fwd(u)?.connects ?? 0),
   )
+  e.metric(
+    'outpost_downlink_connected',
+    'gauge',
+    "1 when the upstream's downlink connection is up (upstreams with downlink entries only).",
+    ups.flatMap((u): Array<[Labels, number]> => {
+      const f = fwd(u)
+      if (!f || f.downlinkState === 'off') return []
+      return [[{ upstream: u.name, type: u.type }, f.downlinkState === 'connected' ? 1 : 0]]
+    }),
+  )
   e.metric('outpost_downlink_messages_total', 'counter', 'Downlink messages, by outcome.', [
     ...per((u) => fwd(u)?.downlinkDelivered ?? 0).map(([l, v]): [Labels, number] => [
       { ...l, outcome: 'delivered' },

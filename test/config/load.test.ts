@@ -192,6 +192,7 @@ devices:
       keepaliveSec: 30,
       connectTimeoutMs: 10000,
       reconnect: { minMs: 500, maxMs: 30000 },
+      downlinkSessionExpirySec: 604800,
     })
     expect(config.upstreams[1]).toEqual({
       name: 'lake',

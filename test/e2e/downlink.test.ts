@@ -1,10 +1,13 @@
 // Issue #3: a command published upstream on a downlink topic reaches a local subscriber, under the
 // local topic the template gives; commands for another gateway do not, and nothing loops back up.
+// A command sent while the gateway's uplink is cut is queued in its downlink session and arrives once
+// the link is back.
 import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Cloud, createCloud, gatewayConfig, haveMosquitto } from '../helpers/e2e.js'
 import { GatewayProcess } from '../helpers/gateway-process.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
 import { tempDir } from '../helpers/tmp.js'
 
 describe.runIf(haveMosquitto())('downlink', () => {
@@ -12,10 +15,12 @@ describe.runIf(haveMosquitto())('downlink', () => {
   let gateway: GatewayProcess | undefined
   let device: MqttClient | undefined
   let commander: MqttClient | undefined
+  let proxy: TcpProxy | undefined
   afterAll(async () => {
     await device?.endAsync(true)
     await commander?.endAsync(true)
     await gateway?.kill9()
+    await proxy?.close()
     await cloud?.close()
   })
 
@@ -58,4 +63,67 @@ describe.runIf(haveMosquitto())('downlink', () => {
     expect(cloud.sink.messages.filter((m) => m.topic.startsWith('cmd/'))).toEqual([])
     expect(await gateway.stop()).toBe(0)
   })
+
+  it.each([5, 4])(
+    'MQTT %i: keeps commands sent while the uplink is cut, and delivers them when it is back',
+    async (protocolVersion) => {
+      await device?.endAsync(true)
+      await commander?.endAsync(true)
+      await gateway?.kill9()
+      await proxy?.close()
+      await cloud?.close()
+      const dir = tempDir()
+      cloud = await createCloud(dir, true)
+      proxy = await TcpProxy.start(cloud.port)
+      const config = gatewayConfig(join(dir, 'data'), proxy.url, {
+        downlink: [{ from: 'cloud', match: 'commands/{gatewayId}/#', topic: 'cmd/{2}', qos: 1 }],
+        http: { enabled: true, host: '127.0.0.1', port: 0 },
+      })
+      ;(config.upstreams as Array<Record<string, unknown>>)[0] = {
+        ...(config.upstreams as Array<Record<string, unknown>>)[0],
+        protocolVersion,
+      }
+      gateway = await GatewayProcess.start(dir, config)
+      const gw = gateway
+      const downlinkLines = (msg: string) => gw.logs.filter((l) => l.msg === msg && 'downlink' in l).length
+      await gw.waitForLog((l) => l.msg === 'downlink connected')
+
+      device = await connectAsync(gw.url, { clientId: 'valve-2' })
+      const received: string[] = []
+      device.on('message', (_topic, payload) => received.push(payload.toString()))
+      await device.subscribeAsync('cmd/#', { qos: 1 })
+      commander = await connectAsync(cloud.url, { clientId: 'cloud-app-2', protocolVersion: 5 })
+      await commander.publishAsync('commands/gw-test/valve/open', 'before', { qos: 1 })
+      await waitUntil(() => received.includes('before'), 10_000, 'the command sent before the cut')
+
+      proxy.cut()
+      const failures = downlinkLines('upstream connection failed')
+      await waitUntil(
+        () => downlinkLines('upstream connection failed') > failures,
+        10_000,
+        'the downlink to notice the cut',
+      )
+      await commander.publishAsync('commands/gw-test/valve/close', 'during', { qos: 1 })
+      await new Promise((r) => setTimeout(r, 300))
+      expect(received).not.toContain('during')
+
+      proxy.restore()
+      await waitUntil(() => received.includes('during'), 10_000, 'the command sent during the cut')
+      expect(downlinkLines('downlink connected')).toBeGreaterThanOrEqual(2)
+      expect((await gw.status()).upstreams[0]).toMatchObject({
+        downlinkState: 'connected',
+        downlinkClientId: 'outpost-gw-test-cloud-downlink',
+        downlinkDelivered: 2,
+      })
+      expect(await gw.stop()).toBe(0)
+    },
+  )
 })
+
+async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

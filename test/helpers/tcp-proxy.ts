@@ -1,0 +1,67 @@
+// A TCP proxy on 127.0.0.1 in front of a broker, to cut a gateway's uplink while the broker stays up
+// (stopping the broker would also stop whoever publishes to it). While cut, open connections are
+// destroyed and new ones are closed at once.
+import { connect, createServer, type Server, type Socket } from 'node:net'
+
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>()
+  private cutOff = false
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    let proxy: TcpProxy | undefined
+    const server = createServer((inbound) => proxy?.accept(inbound, targetPort))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port')
+    proxy = new TcpProxy(server, address.port)
+    return proxy
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`
+  }
+
+  /** Drops every connection through the proxy and refuses new ones until restore(). */
+  cut(): void {
+    this.cutOff = true
+    for (const s of this.sockets) s.destroy()
+    this.sockets.clear()
+  }
+
+  restore(): void {
+    this.cutOff = false
+  }
+
+  async close(): Promise<void> {
+    this.cut()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  private accept(inbound: Socket, targetPort: number): void {
+    if (this.cutOff) {
+      inbound.destroy()
+      return
+    }
+    const outbound = connect(targetPort, '127.0.0.1')
+    for (const [a, b] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ] as const) {
+      this.sockets.add(a)
+      a.pipe(b)
+      a.on('error', () => b.destroy())
+      a.on('close', () => {
+        this.sockets.delete(a)
+        b.destroy()
+      })
+    }
+  }
+}
