@@ -339,6 +339,13 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
         message: 'minMs must not exceed maxMs',
       })
     }
+    if (u.type === 'mqtt' && u.downlinkClientId !== undefined && u.downlinkClientId === u.clientId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams', i, 'downlinkClientId'],
+        message: 'must differ from clientId (the two connections would keep disconnecting each other)',
+      })
+    }
     if (u.type === 'mqtt' && (u.certFile === undefined) !== (u.keyFile === undefined)) {
       ctx.addIssue({
         code: 'custom',

@@ -178,6 +178,8 @@ export class Gateway {
     const outbox = this.outbox
     const http = this.http
     if (http) await step('http', () => http.stop())
+    // Commands still arriving would find no broker; unacknowledged, they stay queued upstream.
+    await step('downlinks', () => Promise.all(this.forwarders.map((f) => f.stopDownlink())))
     if (this.broker) await step('broker', () => (this.broker as Broker).stop())
     if (outbox) await step('pending appends', () => outbox.flush())
     if (this.forwarders.length > 0) {

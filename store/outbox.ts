@@ -695,9 +695,10 @@ export class Outbox {
     this.disk.noteWritten(written, this.now())
     if (deleted > 0) this.noteDeleted(deleted)
     return () => {
+      // Expected before they are told: an appender may answer inside its callback.
+      if (herds) this.expectHerd(accepted.length)
       for (const p of accepted) settle(p, p.first)
       if (accepted.length > 0) this.notifyAppended()
-      if (herds) this.expectHerd(accepted.length)
     }
   }
 

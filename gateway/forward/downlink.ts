@@ -8,7 +8,7 @@
 // The uplink cannot share that session: it resends from the outbox with fresh packet ids, which a
 // broker holding the old session's QoS 2 state would take for retransmissions and drop. A command is
 // acknowledged upstream only once the local broker has it, so a gateway that dies in between gets it
-// again.
+// again. Upstream, the downlink subscribes at QoS 1 at most (see upstreamQos).
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt'
 import type { DownlinkConfig, MqttUpstreamConfig } from '../../config/schema.js'
 import { captureCount, parseFilter } from '../../config/topic-pattern.js'
@@ -107,7 +107,7 @@ export class Downlink {
             await connectMqtt(this.opts.connect, c.url, options, stop, (client) => {
               // The PUBACK (PUBCOMP) upstream waits for this callback: the command is on the local
               // broker first. Set before CONNACK: queued commands follow it at once.
-              client.handleMessage = (packet, done) => this.deliver(packet, done)
+              client.handleMessage = (packet, done) => this.deliver(client, packet, done)
             })
           ).client,
         session: (client, stop) => this.session(client, stop),
@@ -138,24 +138,50 @@ export class Downlink {
    * already holds does not resend retained messages), then delivers until the connection ends.
    */
   private async session(client: MqttClient, stop: AbortSignal): Promise<void> {
-    const ended = new Promise<void>((resolve) => {
-      client.once('close', () => resolve())
-      if (stop.aborted) resolve()
-      else stop.addEventListener('abort', () => resolve(), { once: true })
-    })
-    const v5 = this.opts.config.protocolVersion === 5
-    const subs = Object.fromEntries(
-      this.entries.map((d) => [d.filter, { qos: d.qos, ...(v5 ? { rh: 1 } : {}) }]),
-    )
-    const granted = await client.subscribeAsync(subs)
-    const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic)
-    if (refused.length > 0) this.log.warn({ filters: refused }, 'downlink subscription refused upstream')
-    this.log.info({ filters: this.entries.map((d) => d.filter) }, 'downlink connected')
-    await ended
-    if (!stop.aborted) throw new Error('connection closed')
+    const ended = new AbortController()
+    const end = (reason: Error) => {
+      if (!ended.signal.aborted) ended.abort(reason)
+    }
+    let lastError: Error | undefined
+    const onError = (err: Error) => {
+      lastError = err
+    }
+    const onClose = () => end(lastError ?? new Error('connection closed'))
+    const onStop = () => end(new Error('stopped'))
+    client.on('error', onError)
+    client.on('close', onClose)
+    stop.addEventListener('abort', onStop, { once: true })
+    try {
+      if (stop.aborted) return
+      await Promise.race([this.subscribe(client), aborted(ended.signal)])
+      if (!ended.signal.aborted)
+        this.log.info({ filters: this.entries.map((d) => d.filter) }, 'downlink connected')
+      await aborted(ended.signal)
+    } finally {
+      stop.removeEventListener('abort', onStop)
+      client.removeListener('close', onClose)
+      client.removeListener('error', onError)
+    }
+    if (!stop.aborted) throw ended.signal.reason
   }
 
-  private deliver(packet: IPublishPacket, done: (err?: Error) => void): void {
+  /** Subscribes every entry; a filter the upstream refuses is logged, the others stay. */
+  private subscribe(client: MqttClient): Promise<void> {
+    const v5 = this.opts.config.protocolVersion === 5
+    const subs = Object.fromEntries(
+      this.entries.map((d) => [d.filter, { qos: upstreamQos(d.qos), ...(v5 ? { rh: 1 } : {}) }]),
+    )
+    return new Promise((resolve) => {
+      client.subscribe(subs, (err) => {
+        // mqtt.js fails the whole SUBACK when any filter was refused; the rest are subscribed.
+        if (err)
+          this.log.warn({ err: err.message, filters: Object.keys(subs) }, 'downlink subscription refused')
+        resolve()
+      })
+    })
+  }
+
+  private deliver(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): void {
     this.counters.downlinkReceived++
     const topic = packet.topic
     const entry = this.entries.find((d) => d.match(topic) !== undefined)
@@ -173,10 +199,26 @@ export class Downlink {
       },
       (err: Error) => {
         this.counters.downlinkFailed++
-        this.log.warn({ err: err.message, topic: target }, 'downlink delivery failed')
-        // Not acknowledged: the broker resends it on the next connection (the session keeps it).
+        this.log.warn({ err: err.message, topic: target }, 'downlink delivery failed: reconnecting')
+        // Not acknowledged. The broker resends it only on a new connection (the session keeps it).
         done(err)
+        client.end(true)
       },
     )
   }
+}
+
+/**
+ * The QoS the downlink subscribes with upstream: at most 1. mqtt.js sends PUBREC for a QoS 2 message
+ * before the application sees it (on PUBREL) and keeps it only in memory, so a command received at
+ * QoS 2 could be lost between the two; at QoS 1 the PUBACK waits for local delivery. Devices still
+ * get the entry's QoS from the local broker.
+ */
+function upstreamQos(qos: 0 | 1 | 2): 0 | 1 {
+  return qos === 0 ? 0 : 1
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
 }

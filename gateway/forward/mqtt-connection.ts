@@ -103,15 +103,21 @@ export interface ConnectionLoop {
   onDisconnect?(): void
 }
 
-/** Connect, run a session, back off, again, until `stop` aborts. */
+/**
+ * Connect, run a session, back off, again, until `stop` aborts. The backoff starts over only after a
+ * session that lasted (at least reconnect.maxMs, and 1 s): a broker that accepts the connection and
+ * then drops it at once is retried with growing delays, not in a tight loop.
+ */
 export async function runConnections(loop: ConnectionLoop, stop: AbortSignal): Promise<void> {
+  const stableMs = Math.max(1000, loop.config.reconnect.maxMs)
   let attempt = 0
   while (!stop.aborted) {
     loop.onState('connecting')
     let client: MqttClient | undefined
+    let connectedAt: number | undefined
     try {
       client = await loop.connect(stop)
-      attempt = 0
+      connectedAt = performance.now()
       loop.onState('connected')
       await loop.session(client, stop)
     } catch (err) {
@@ -126,6 +132,7 @@ export async function runConnections(loop: ConnectionLoop, stop: AbortSignal): P
       }
     }
     if (stop.aborted) break
+    if (connectedAt !== undefined && performance.now() - connectedAt >= stableMs) attempt = 0
     loop.onState('backoff')
     const delay = backoffDelay(attempt++, { ...loop.config.reconnect, random: loop.random })
     await sleep(delay, stop).catch(() => undefined)

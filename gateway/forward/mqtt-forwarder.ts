@@ -149,6 +149,11 @@ export class MqttForwarder {
     return this.acked >= target
   }
 
+  /** Closes the downlink connection (before the local broker goes: commands would find no broker). */
+  stopDownlink(): Promise<void> {
+    return this.downlink.stop()
+  }
+
   /** Closes the connection at once; acknowledged progress is already committed. Idempotent. */
   async stop(): Promise<void> {
     this.stopController.abort(new Error('forwarder stopped'))

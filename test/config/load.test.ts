@@ -556,6 +556,19 @@ routes:
       },
     ])
   })
+
+  test('a downlinkClientId equal to the clientId is rejected', () => {
+    const problems = problemsOf(() =>
+      parse(`upstreams:
+  - { name: a, type: mqtt, url: "mqtt://h", clientId: pi-1, downlinkClientId: pi-1 }`),
+    )
+    expect(problems).toEqual([
+      {
+        path: 'upstreams[0].downlinkClientId',
+        message: 'must differ from clientId (the two connections would keep disconnecting each other)',
+      },
+    ])
+  })
 })
 
 describe('the loaded config', () => {

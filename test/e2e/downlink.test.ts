@@ -64,9 +64,12 @@ describe.runIf(haveMosquitto())('downlink', () => {
     expect(await gateway.stop()).toBe(0)
   })
 
-  it.each([5, 4])(
-    'MQTT %i: keeps commands sent while the uplink is cut, and delivers them when it is back',
-    async (protocolVersion) => {
+  it.each([
+    [5, 1],
+    [4, 2],
+  ] as const)(
+    'MQTT %i, QoS %i: keeps commands sent while the uplink is cut, and delivers them when it is back',
+    async (protocolVersion, qos) => {
       await device?.endAsync(true)
       await commander?.endAsync(true)
       await gateway?.kill9()
@@ -76,7 +79,7 @@ describe.runIf(haveMosquitto())('downlink', () => {
       cloud = await createCloud(dir, true)
       proxy = await TcpProxy.start(cloud.port)
       const config = gatewayConfig(join(dir, 'data'), proxy.url, {
-        downlink: [{ from: 'cloud', match: 'commands/{gatewayId}/#', topic: 'cmd/{2}', qos: 1 }],
+        downlink: [{ from: 'cloud', match: 'commands/{gatewayId}/#', topic: 'cmd/{2}', qos }],
         http: { enabled: true, host: '127.0.0.1', port: 0 },
       })
       ;(config.upstreams as Array<Record<string, unknown>>)[0] = {
@@ -90,10 +93,14 @@ describe.runIf(haveMosquitto())('downlink', () => {
 
       device = await connectAsync(gw.url, { clientId: 'valve-2' })
       const received: string[] = []
-      device.on('message', (_topic, payload) => received.push(payload.toString()))
-      await device.subscribeAsync('cmd/#', { qos: 1 })
+      const qosSeen = new Set<number>()
+      device.on('message', (_topic, payload, packet) => {
+        received.push(payload.toString())
+        qosSeen.add(packet.qos)
+      })
+      await device.subscribeAsync('cmd/#', { qos: 2 })
       commander = await connectAsync(cloud.url, { clientId: 'cloud-app-2', protocolVersion: 5 })
-      await commander.publishAsync('commands/gw-test/valve/open', 'before', { qos: 1 })
+      await commander.publishAsync('commands/gw-test/valve/open', 'before', { qos })
       await waitUntil(() => received.includes('before'), 10_000, 'the command sent before the cut')
 
       proxy.cut()
@@ -103,13 +110,14 @@ describe.runIf(haveMosquitto())('downlink', () => {
         10_000,
         'the downlink to notice the cut',
       )
-      await commander.publishAsync('commands/gw-test/valve/close', 'during', { qos: 1 })
+      await commander.publishAsync('commands/gw-test/valve/close', 'during', { qos })
       await new Promise((r) => setTimeout(r, 300))
       expect(received).not.toContain('during')
 
       proxy.restore()
       await waitUntil(() => received.includes('during'), 10_000, 'the command sent during the cut')
       expect(downlinkLines('downlink connected')).toBeGreaterThanOrEqual(2)
+      expect([...qosSeen]).toEqual([qos]) // the entry's QoS on the local broker
       expect((await gw.status()).upstreams[0]).toMatchObject({
         downlinkState: 'connected',
         downlinkClientId: 'outpost-gw-test-cloud-downlink',
