@@ -5,6 +5,7 @@
 import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, describe, expect, it } from 'vitest'
+import { until } from '../gateway/broker/harness.js'
 import { type Cloud, createCloud, gatewayConfig, haveMosquitto } from '../helpers/e2e.js'
 import { GatewayProcess } from '../helpers/gateway-process.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
@@ -101,21 +102,24 @@ describe.runIf(haveMosquitto())('downlink', () => {
       await device.subscribeAsync('cmd/#', { qos: 2 })
       commander = await connectAsync(cloud.url, { clientId: 'cloud-app-2', protocolVersion: 5 })
       await commander.publishAsync('commands/gw-test/valve/open', 'before', { qos })
-      await waitUntil(() => received.includes('before'), 10_000, 'the command sent before the cut')
+      expect(await until(() => received.includes('before'), 10_000), 'the command sent before the cut').toBe(
+        true,
+      )
 
       proxy.cut()
       const failures = downlinkLines('upstream connection failed')
-      await waitUntil(
-        () => downlinkLines('upstream connection failed') > failures,
-        10_000,
+      expect(
+        await until(() => downlinkLines('upstream connection failed') > failures, 10_000),
         'the downlink to notice the cut',
-      )
+      ).toBe(true)
       await commander.publishAsync('commands/gw-test/valve/close', 'during', { qos })
       await new Promise((r) => setTimeout(r, 300))
       expect(received).not.toContain('during')
 
       proxy.restore()
-      await waitUntil(() => received.includes('during'), 10_000, 'the command sent during the cut')
+      expect(await until(() => received.includes('during'), 10_000), 'the command sent during the cut').toBe(
+        true,
+      )
       expect(downlinkLines('downlink connected')).toBeGreaterThanOrEqual(2)
       expect([...qosSeen]).toEqual([qos]) // the entry's QoS on the local broker
       expect((await gw.status()).upstreams[0]).toMatchObject({
@@ -127,11 +131,3 @@ describe.runIf(haveMosquitto())('downlink', () => {
     },
   )
 })
-
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
