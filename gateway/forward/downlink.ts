@@ -105,8 +105,8 @@ export class Downlink {
         connect: async (stop) =>
           (
             await connectMqtt(this.opts.connect, c.url, options, stop, (client) => {
-              // The PUBACK (PUBCOMP) upstream waits for this callback: the command is on the local
-              // broker first. Set before CONNACK: queued commands follow it at once.
+              // The PUBACK upstream waits for this callback: the command is on the local broker
+              // first. Set before CONNACK: queued commands follow it at once.
               client.handleMessage = (packet, done) => this.deliver(client, packet, done)
             })
           ).client,
