@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt'
 import { generate, type Packet, parser } from 'mqtt-packet'
+import { afterEach } from 'vitest'
 import { validateConfig } from '../../../config/load.js'
 import type { Config } from '../../../config/schema.js'
 import { Gateway } from '../../../gateway/gateway.js'
@@ -267,6 +268,27 @@ export class ClientPool {
 
   async endAll(): Promise<void> {
     await Promise.all(this.clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)))
+  }
+}
+
+/**
+ * The per-test fixture of the broker suites: gateways started through `start` are stopped, and clients
+ * added to `pool` ended, after each test. Call once at the top of a test file.
+ */
+export function gatewaysPerTest(): { pool: ClientPool; start: typeof startGateway } {
+  const running: RunningGateway[] = []
+  const pool = new ClientPool()
+  afterEach(async () => {
+    await pool.endAll()
+    await Promise.all(running.splice(0).map((g) => g.stop()))
+  })
+  return {
+    pool,
+    start: async (...args) => {
+      const gw = await startGateway(...args)
+      running.push(gw)
+      return gw
+    },
   }
 }
 

@@ -1,28 +1,14 @@
 // Storing in the publish hook leaves normal broker behaviour intact: retained messages reach later
 // subscribers with the retain flag, live subscribers get live messages at their QoS, and the outbox keeps
 // the retain flag of what it stores.
-import { afterEach, describe, expect, test } from 'vitest'
-import {
-  ClientPool,
-  collect,
-  connectClient,
-  type RunningGateway,
-  readOutbox,
-  startGateway,
-  until,
-} from './harness.js'
+import { describe, expect, test } from 'vitest'
+import { collect, connectClient, gatewaysPerTest, readOutbox, until } from './harness.js'
 
-const running: RunningGateway[] = []
-const pool = new ClientPool()
-afterEach(async () => {
-  await pool.endAll()
-  await Promise.all(running.splice(0).map((g) => g.stop()))
-})
+const { pool, start } = gatewaysPerTest()
 
 describe('local subscriptions and retained messages', () => {
   test('a retained QoS 1 message reaches a later subscriber with the retain flag', async () => {
-    const gw = await startGateway()
-    running.push(gw)
+    const gw = await start()
     const a = pool.add(await connectClient(gw.url, { clientId: 'device-a' }))
     await a.publishAsync('status/a', 'online', { qos: 1, retain: true })
 
@@ -39,8 +25,7 @@ describe('local subscriptions and retained messages', () => {
   })
 
   test('a live subscriber gets live messages at QoS 1, without the retain flag [MQTT-3.3.1-9]', async () => {
-    const gw = await startGateway()
-    running.push(gw)
+    const gw = await start()
     const sub = pool.add(await connectClient(gw.url, { clientId: 'live-sub' }))
     const got = collect(sub)
     await sub.subscribeAsync('status/#', { qos: 1 })

@@ -5,31 +5,20 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet'
 import { afterEach, describe, expect, test } from 'vitest'
 import {
-  ClientPool,
   collect,
   connectClient,
+  gatewaysPerTest,
   payloadText,
   RawMqtt,
-  type RunningGateway,
   readOutbox,
   sleep,
-  startGateway,
 } from './harness.js'
 
-const running: RunningGateway[] = []
-const pool = new ClientPool()
+const { pool, start } = gatewaysPerTest()
 const raws: RawMqtt[] = []
 afterEach(async () => {
-  await pool.endAll()
   await Promise.all(raws.splice(0).map((r) => r.end()))
-  await Promise.all(running.splice(0).map((g) => g.stop()))
 })
-
-async function start(): Promise<RunningGateway> {
-  const gw = await startGateway()
-  running.push(gw)
-  return gw
-}
 
 function publish7(payload: string, dup: boolean): IPublishPacket {
   return {

@@ -1,30 +1,10 @@
 // What the broker stores: QoS 0 goes through the same path as QoS 1/2 and is stored; a message that
 // matches no route stays local (not stored, still delivered to local subscribers); with no routes
 // configured, everything except "$" topics is stored.
-import { afterEach, describe, expect, test } from 'vitest'
-import {
-  ClientPool,
-  collect,
-  connectClient,
-  payloadText,
-  type RunningGateway,
-  readOutbox,
-  startGateway,
-  until,
-} from './harness.js'
+import { describe, expect, test } from 'vitest'
+import { collect, connectClient, gatewaysPerTest, payloadText, readOutbox, until } from './harness.js'
 
-const running: RunningGateway[] = []
-const pool = new ClientPool()
-afterEach(async () => {
-  await pool.endAll()
-  await Promise.all(running.splice(0).map((g) => g.stop()))
-})
-
-async function start(overrides: Record<string, unknown> = {}): Promise<RunningGateway> {
-  const gw = await startGateway(overrides)
-  running.push(gw)
-  return gw
-}
+const { pool, start } = gatewaysPerTest()
 
 // A Kafka upstream is only a name to route to here: this version keeps its records in the outbox.
 const ROUTED = {

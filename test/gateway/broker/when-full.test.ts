@@ -2,30 +2,22 @@
 // client is disconnected (it resends after reconnecting), counted and logged; a QoS 0 one is dropped and
 // counted, local subscribers still get it. drop-oldest: every publish is acknowledged and the oldest
 // records make room, counted as evicted.
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
-  ClientPool,
   collect,
   connectClient,
+  gatewaysPerTest,
   payloadText,
   publishOutcome,
   type RunningGateway,
   readOutbox,
-  startGateway,
   until,
 } from './harness.js'
 
-const running: RunningGateway[] = []
-const pool = new ClientPool()
-afterEach(async () => {
-  await pool.endAll()
-  await Promise.all(running.splice(0).map((g) => g.stop()))
-})
+const { pool, start: startGateway } = gatewaysPerTest()
 
-async function start(whenFull: 'reject' | 'drop-oldest'): Promise<RunningGateway> {
-  const gw = await startGateway({ outbox: { maxMessages: 5, whenFull } })
-  running.push(gw)
-  return gw
+function start(whenFull: 'reject' | 'drop-oldest'): Promise<RunningGateway> {
+  return startGateway({ outbox: { maxMessages: 5, whenFull } })
 }
 
 describe('whenFull at the broker', () => {
