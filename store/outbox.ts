@@ -76,6 +76,17 @@ export interface OutboxLogger {
 
 const silentLogger: OutboxLogger = { debug() {}, info() {}, warn() {}, error() {} }
 
+/** A LevelDB chained batch of the outbox's database. */
+export type OutboxBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>
+
+/**
+ * Writes one batch to LevelDB. Every write of the outbox goes through it, so a test can see what is
+ * written and whether it is fsync'd (the default is `batch.write(options)`).
+ */
+export type BatchWriter = (batch: OutboxBatch, options: { sync: boolean }) => Promise<void>
+
+const defaultWriter: BatchWriter = (batch, options) => batch.write(options)
+
 export interface OutboxOptions {
   /** Data directory; the database lives in `<dir>/outbox`, the disk reserve in `<dir>/reserve.bin`. */
   dir: string
@@ -94,6 +105,8 @@ export interface OutboxOptions {
   compactMinIntervalMs?: number
   logger?: OutboxLogger
   now?: () => number
+  /** The LevelDB batch write (a seam for tests). */
+  writeBatch?: BatchWriter
 }
 
 export interface ReadOptions {
@@ -179,10 +192,13 @@ const HERD_WINDOW_MS = 0.4
 export class Outbox {
   readonly dir: string
   readonly durability: Durability
-  private readonly opts: Required<Omit<OutboxOptions, 'maxMessages' | 'maxAgeSec' | 'logger' | 'now'>> &
+  private readonly opts: Required<
+    Omit<OutboxOptions, 'maxMessages' | 'maxAgeSec' | 'logger' | 'now' | 'writeBatch'>
+  > &
     Pick<OutboxOptions, 'maxMessages' | 'maxAgeSec'>
   private readonly log: OutboxLogger
   private readonly now: () => number
+  private readonly writeBatch: BatchWriter
   private readonly disk: DiskGuard
   private db: ClassicLevel<Buffer, Buffer>
   private state: LogState = { firstSeq: 1, lastSeq: 0, firstSegment: 1, firstOffset: 0, endOffset: 0 }
@@ -241,6 +257,7 @@ export class Outbox {
     }
     this.log = options.logger ?? silentLogger
     this.now = options.now ?? Date.now
+    this.writeBatch = options.writeBatch ?? defaultWriter
     this.disk = new DiskGuard({
       dir: options.dir,
       minFreeBytes: this.opts.minFreeDiskBytes,
@@ -527,7 +544,7 @@ export class Outbox {
           // batch/none durability: make what was acknowledged durable before the process goes.
           const b = this.db.batch()
           b.put(STATE_KEY, Buffer.from(this.stateText(this.state)))
-          await b.write({ sync: true })
+          await this.writeBatch(b, { sync: true })
         }
         await this.db.close()
       }
@@ -677,7 +694,7 @@ export class Outbox {
     const syncNow = this.syncRequested || (this.durability === 'fsync' && accepted.length > 0)
     this.syncRequested = false
 
-    await batch.write({ sync: syncNow })
+    await this.writeBatch(batch, { sync: syncNow })
     this.writes.batches++
     if (syncNow) this.writes.synced++
 
@@ -753,7 +770,7 @@ export class Outbox {
   private async deleteBelow(
     newFirst: number,
     s: LogState,
-    batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
+    batch: OutboxBatch,
     batchOffsets: number[] = [],
   ): Promise<number> {
     if (newFirst <= s.firstSeq) return 0
@@ -822,7 +839,7 @@ export class Outbox {
     p: PendingAppend,
     s: LogState,
     batchOffsets: number[],
-    batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>,
+    batch: OutboxBatch,
     delta: { evicted: number },
   ): Promise<undefined> {
     const n = p.records.length
@@ -1194,7 +1211,7 @@ function settle(p: PendingAppend, result: number | OutboxError): void {
 }
 
 /** Encodes a draft segment in one buffer and puts it in the batch. */
-function putSegment(batch: ReturnType<ClassicLevel<Buffer, Buffer>['batch']>, draft: SegmentDraft): void {
+function putSegment(batch: OutboxBatch, draft: SegmentDraft): void {
   const value = Buffer.allocUnsafe(1 + draft.bytes)
   value[0] = SEGMENT_FORMAT
   let pos = 1
