@@ -57,3 +57,16 @@ export function isNoSpace(err: unknown): boolean {
   }
   return false
 }
+
+/** The error a failed write refuses its appends with (ENOSPC → NO_SPACE, else WRITE_FAILED). */
+export function writeFailure(err: unknown): OutboxError {
+  if (err instanceof OutboxError) return err
+  const noSpace = isNoSpace(err)
+  return new OutboxError(
+    noSpace ? 'OUTPOST_OUTBOX_NO_SPACE' : 'OUTPOST_OUTBOX_WRITE_FAILED',
+    noSpace
+      ? 'the disk is full: the append was not stored'
+      : `outbox write failed: ${(err as Error).message}`,
+    { cause: err },
+  )
+}

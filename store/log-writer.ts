@@ -1,0 +1,297 @@
+// One batch of the log, and the log's bounds. Each batch is one chained LevelDB batch and, in fsync mode
+// (or when a sync is due), one fsync. Retention, expiry, the appends, evictions, cursor moves and the
+// outbox state ride in the same batch, so every crash leaves a consistent prefix of them. The writer
+// works on a copy of the state and adopts it only once the batch is written.
+//
+// Byte accounting without scans: every record stores `offset`, the number of log bytes appended before
+// it. The bytes held by records [a, b] are offset(b) + size(b) - offset(a), so retention and eviction
+// need one point read, never a scan.
+import type { CursorTable } from './cursor-table.js'
+import type { DiskGuard } from './disk-guard.js'
+import { OutboxError } from './errors.js'
+import type { PendingAppend, Written } from './group-commit.js'
+import { settle } from './group-commit.js'
+import { Herd } from './herd.js'
+import { cursorKey, encodeSeq, STATE_KEY } from './keys.js'
+import { EVICT, EXPIRY_CHUNK, type Limits } from './limits.js'
+import { addCounters, encodeState, type LogState, type OutboxCounters } from './outbox-state.js'
+import { type OutboxRecord, readRecordOffset, writeRecord } from './record-codec.js'
+import {
+  parseSegmentKey,
+  RECORD_OVERHEAD,
+  SEGMENT_FORMAT,
+  SEGMENT_MAX_BYTES,
+  SEGMENT_MAX_RECORDS,
+  segmentKey,
+} from './segment.js'
+import type { OutboxDatabase, SegmentReader } from './segment-reader.js'
+
+export type Durability = 'fsync' | 'batch' | 'none'
+
+/** A LevelDB chained batch of the outbox's database. */
+export type OutboxBatch = ReturnType<OutboxDatabase['batch']>
+
+/**
+ * Writes one batch to LevelDB. Every write of the outbox goes through it, so a test can see what is
+ * written and whether it is fsync'd (the default is `batch.write(options)`).
+ */
+export type BatchWriter = (batch: OutboxBatch, options: { sync: boolean }) => Promise<void>
+
+export const defaultBatchWriter: BatchWriter = (batch, options) => batch.write(options)
+
+export interface LogWriterOptions {
+  durability: Durability
+  db: () => OutboxDatabase
+  reader: SegmentReader
+  limits: Limits
+  cursors: CursorTable
+  counters: OutboxCounters
+  disk: DiskGuard
+  now: () => number
+  writeBatch: BatchWriter
+  /** Records were deleted (log bytes freed), for compaction. */
+  onDeleted(bytes: number): void
+  /** Appends were adopted (lastSeq moved). */
+  onAppended(): void
+}
+
+/** A segment being built by the writer. */
+interface SegmentDraft {
+  first: number
+  records: OutboxRecord[]
+  lengths: number[]
+  offsets: number[]
+  bytes: number
+}
+
+export class LogWriter {
+  state: LogState = { firstSeq: 1, lastSeq: 0, firstSegment: 1, firstOffset: 0, endOffset: 0 }
+  readonly writes = { batches: 0, synced: 0 }
+  /** batch/none durability: something acknowledged is not fsync'd yet. */
+  unsynced = false
+  private syncRequested = false
+  private expiryRequested = false
+  /** What STATE_KEY holds on disk, to know when it must be written again. */
+  private persisted = ''
+
+  constructor(private readonly opts: LogWriterOptions) {}
+
+  /** The state as found on disk (at open and after a reopen). */
+  load(state: LogState, persistedCounters: OutboxCounters): void {
+    this.state = state
+    this.persisted = this.stateText(state, persistedCounters)
+  }
+
+  requestSync(): void {
+    this.syncRequested = true
+  }
+
+  requestExpiry(): void {
+    this.expiryRequested = true
+  }
+
+  hasOtherWork(): boolean {
+    return (
+      this.opts.cursors.hasChanges ||
+      this.syncRequested ||
+      this.expiryRequested ||
+      this.retentionTarget() >= this.state.firstSeq ||
+      this.stateText(this.state) !== this.persisted
+    )
+  }
+
+  /**
+   * One batch: retention, expiry, the appends `taken` (each checked against the limits), cursors, state.
+   * Resolves, once written and adopted, with the function that tells the appenders.
+   */
+  async write(taken: PendingAppend[]): Promise<Written> {
+    const { limits, cursors, counters } = this.opts
+    const db = this.opts.db()
+    const s: LogState = { ...this.state }
+    const delta = { evicted: 0, expired: 0 }
+    const batch = db.batch()
+    let ops = 0
+    let deleted = 0
+
+    // 1. Retention: drop records below every cursor.
+    const target = this.retentionTarget()
+    if (target >= s.firstSeq) deleted += await this.deleteBelow(target + 1, s, batch)
+
+    // 2. Expiry (maxAgeSec): drop old records from the bottom.
+    const cutoff = limits.expiryCutoff(this.opts.now())
+    if (this.expiryRequested && cutoff !== undefined) {
+      this.expiryRequested = false
+      const n = await this.opts.reader.countOlder(db, s.firstSeq, s.lastSeq, cutoff, EXPIRY_CHUNK)
+      if (n > 0) {
+        deleted += await this.deleteBelow(s.firstSeq + n, s, batch)
+        delta.expired += n
+        if (n === EXPIRY_CHUNK) this.expiryRequested = true
+      }
+    }
+
+    // 3. Appends, in arrival order, packed into segments. The limit check is synchronous; only an
+    // eviction reads.
+    const accepted: PendingAppend[] = []
+    const batchOffsets: number[] = [] // this batch's offsets, by seq - (this.state.lastSeq + 1)
+    let draft: SegmentDraft | undefined
+    for (const p of taken) {
+      const size = { count: p.records.length, bytes: p.bytes }
+      let refusal = limits.check(size, s)
+      if (refusal === EVICT) {
+        const k = await limits.keepFrom(size, s, (offset) =>
+          this.firstSeqWithOffsetAtLeast(offset, s, batchOffsets),
+        )
+        delta.evicted += k - s.firstSeq
+        deleted += await this.deleteBelow(k, s, batch, batchOffsets)
+        refusal = undefined
+      }
+      if (refusal !== undefined) {
+        settle(p, refusal)
+        continue
+      }
+      p.first = s.lastSeq + 1
+      for (let i = 0; i < p.records.length; i++) {
+        const length = p.lengths[i] as number
+        const recordSize = RECORD_OVERHEAD + length
+        s.lastSeq++
+        if (
+          draft === undefined ||
+          draft.records.length >= SEGMENT_MAX_RECORDS ||
+          (draft.bytes + recordSize > SEGMENT_MAX_BYTES && draft.records.length > 0)
+        ) {
+          if (draft) putSegment(batch, draft)
+          draft = { first: s.lastSeq, records: [], lengths: [], offsets: [], bytes: 0 }
+        }
+        draft.records.push(p.records[i] as OutboxRecord)
+        draft.lengths.push(length)
+        draft.offsets.push(s.endOffset)
+        draft.bytes += recordSize
+        batchOffsets.push(s.endOffset)
+        s.endOffset += recordSize
+      }
+      ops += p.records.length
+      accepted.push(p)
+    }
+    if (draft) putSegment(batch, draft)
+
+    // 4. Cursors, then the state whenever it differs from what the disk holds.
+    const cursorChanges = cursors.changes()
+    for (const [name, pos] of cursorChanges.writes) batch.put(cursorKey(name), encodeSeq(pos))
+    for (const name of cursorChanges.removes) batch.del(cursorKey(name))
+    ops += cursorChanges.writes.length + cursorChanges.removes.length
+    const stateText = this.stateText(s, addCounters(counters, delta))
+    if (stateText !== this.persisted || ops === 0) batch.put(STATE_KEY, Buffer.from(stateText))
+    const syncNow = this.syncRequested || (this.opts.durability === 'fsync' && accepted.length > 0)
+    this.syncRequested = false
+
+    await this.opts.writeBatch(batch, { sync: syncNow })
+    this.writes.batches++
+    if (syncNow) this.writes.synced++
+
+    // Adopt.
+    this.state = s
+    this.persisted = stateText
+    counters.evicted += delta.evicted
+    counters.expired += delta.expired
+    cursors.written(cursorChanges)
+    this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
+    let written = 0
+    for (const p of accepted) written += p.bytes
+    this.opts.disk.noteWritten(written, this.opts.now())
+    if (deleted > 0) this.opts.onDeleted(deleted)
+    return {
+      herd: Herd.follows(accepted.length, syncNow) ? accepted.length : 0,
+      tell: () => {
+        for (const p of accepted) settle(p, p.first)
+        if (accepted.length > 0) this.opts.onAppended()
+      },
+    }
+  }
+
+  /** Writes the state with an fsync (closing in batch/none mode: what was acknowledged becomes durable). */
+  async syncState(): Promise<void> {
+    const b = this.opts.db().batch()
+    b.put(STATE_KEY, Buffer.from(this.stateText(this.state)))
+    await this.opts.writeBatch(b, { sync: true })
+  }
+
+  /** The state value as it would be written (compared with `persisted` to know whether to write it). */
+  private stateText(s: LogState, counters: OutboxCounters = this.opts.counters): string {
+    return encodeState({
+      firstSeq: s.firstSeq,
+      firstOffset: s.firstOffset,
+      firstSegment: s.firstSegment,
+      counters,
+    }).toString('utf8')
+  }
+
+  /** Highest sequence number every cursor is done with (-1 when there are no cursors: keep everything). */
+  private retentionTarget(): number {
+    const min = this.opts.cursors.min()
+    return min === undefined ? -1 : Math.min(min, this.state.lastSeq)
+  }
+
+  /**
+   * Drops records [s.firstSeq, newFirst): moves `s` and deletes (in `batch`) every segment now wholly
+   * below it. Returns the log bytes freed.
+   */
+  private async deleteBelow(
+    newFirst: number,
+    s: LogState,
+    batch: OutboxBatch,
+    batchOffsets: number[] = [],
+  ): Promise<number> {
+    if (newFirst <= s.firstSeq) return 0
+    const newFirstOffset = await this.offsetOf(newFirst, s, batchOffsets)
+    const freed = newFirstOffset - s.firstOffset
+    s.firstSeq = newFirst
+    s.firstOffset = newFirstOffset
+    for (const key of await this.opts.reader.keysWhollyBelow(this.opts.db(), s.firstSegment, newFirst)) {
+      batch.del(key)
+      const { firstSeq, count } = parseSegmentKey(key)
+      s.firstSegment = firstSeq + count
+    }
+    return freed
+  }
+
+  /** Offset of record `seq` (or the end offset for lastSeq + 1), in the working state `s`. */
+  private async offsetOf(seq: number, s: LogState, batchOffsets: number[]): Promise<number> {
+    if (seq > s.lastSeq) return s.endOffset
+    if (seq <= s.firstSeq) return s.firstOffset
+    const inBatch = seq - (this.state.lastSeq + 1)
+    if (inBatch >= 0) return batchOffsets[inBatch] as number
+    const bytes = await this.opts.reader.recordBytes(this.opts.db(), seq)
+    if (!bytes) throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `record ${seq} is missing from the outbox`)
+    return readRecordOffset(bytes)
+  }
+
+  /** Binary search: lowest seq in [firstSeq, lastSeq + 1] whose offset is ≥ `offset`. */
+  private async firstSeqWithOffsetAtLeast(
+    offset: number,
+    s: LogState,
+    batchOffsets: number[],
+  ): Promise<number> {
+    let lo = s.firstSeq
+    let hi = s.lastSeq + 1
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2)
+      if ((await this.offsetOf(mid, s, batchOffsets)) >= offset) hi = mid
+      else lo = mid + 1
+    }
+    return lo
+  }
+}
+
+/** Encodes a draft segment in one buffer and puts it in the batch. */
+function putSegment(batch: OutboxBatch, draft: SegmentDraft): void {
+  const value = Buffer.allocUnsafe(1 + draft.bytes)
+  value[0] = SEGMENT_FORMAT
+  let pos = 1
+  for (let i = 0; i < draft.records.length; i++) {
+    const length = draft.lengths[i] as number
+    value.writeUInt32BE(length, pos)
+    writeRecord(value, pos + RECORD_OVERHEAD, draft.records[i] as OutboxRecord, draft.offsets[i] as number)
+    pos += RECORD_OVERHEAD + length
+  }
+  batch.put(segmentKey(draft.first, draft.records.length), value)
+}

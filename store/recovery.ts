@@ -1,0 +1,58 @@
+// Recovery after a failed write. LevelDB keeps a write error sticky until the database is reopened, so
+// recovery is close + reopen, retried with backoff (100 ms doubling to 5 s) until it works or the outbox
+// closes. On a full disk the reserve file is released first, and the database stays open (readable:
+// forwarders keep draining) until there is room to reopen it: reopening replays the write-ahead log
+// into a table file, which needs about the log's size.
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { DiskGuard } from './disk-guard.js'
+import { dirBytes } from './outbox-state.js'
+
+export interface RecoveryLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+export interface RecoveryOptions {
+  /** The outbox's data dir (the database is in `<dir>/outbox`). */
+  dir: string
+  disk: DiskGuard
+  log: RecoveryLogger
+  /** The write failed for lack of disk space. */
+  noSpace: boolean
+  /** Closes and reopens the database and reloads the state; throws when that fails. */
+  reopen(): Promise<void>
+  signal: AbortSignal
+}
+
+/** Retries `reopen` until it succeeds (resolves with the attempts it took) or `signal` aborts (0). */
+export async function recover(o: RecoveryOptions): Promise<number> {
+  let delay = 100
+  const pause = async () => {
+    await sleep(delay, undefined, { signal: o.signal }).catch(() => undefined) // aborted: stop waiting
+    delay = Math.min(delay * 2, 5_000)
+  }
+  for (let attempt = 1; !o.signal.aborted; attempt++) {
+    if (o.noSpace) {
+      const freed = await o.disk.releaseReserve()
+      if (freed > 0) o.log.warn({ freed }, 'disk full: released the reserve file so the outbox can recover')
+      await o.disk.refresh()
+      const need = (await dirBytes(join(o.dir, 'outbox'), '.log')) * 1.1 + 256 * 1024
+      if (o.disk.free < need) {
+        if (attempt === 1) {
+          o.log.warn({ free: o.disk.free, need }, 'disk full: waiting for free space to reopen the outbox')
+        }
+        await pause()
+        continue
+      }
+    }
+    try {
+      await o.reopen()
+      return attempt
+    } catch (err) {
+      o.log.warn({ err, attempt }, 'outbox recovery failed; retrying')
+      await pause()
+    }
+  }
+  return 0
+}
