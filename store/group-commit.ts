@@ -24,6 +24,8 @@ export interface PendingAppend {
   first: number
   settled: boolean
   done: AppendCallback
+  /** Dead letters these records are requeued from: deleted in the batch that takes the append. */
+  requeuedFrom?: readonly Buffer[]
 }
 
 /** An append waiting for the writer (records measured now: throws RangeError past the codec's limits). */
@@ -82,6 +84,17 @@ export class GroupCommit {
     this.pending.push(p)
     this.herd.arrived()
     this.kick()
+  }
+
+  /** Refuses `appends` (those not told yet) with `err`; returns how many records they held. */
+  fail(appends: readonly PendingAppend[], err: OutboxError): number {
+    let records = 0
+    for (const p of appends) {
+      if (p.settled) continue
+      records += p.records.length
+      settle(p, err)
+    }
+    return records
   }
 
   /** Takes every append not yet in a batch (to refuse them). */

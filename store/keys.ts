@@ -3,6 +3,7 @@
 //   'm' name                    → outbox state (JSON), see outbox-state.ts
 //   'c' upstream name (UTF-8)   → cursor: sequence number of the last record that upstream is done with
 //   'r' first seq (u64 BE), count (u32 BE) → a segment of records (segment.ts, record-codec.ts)
+//   'd' id (u64 BE), value length (u32 BE)  → a dead letter (dead-letter-codec.ts)
 //
 // Sequence numbers are fixed-width big-endian so LevelDB's byte order is sequence order and a read can
 // seek straight to a cursor's segment instead of scanning from the start.
@@ -10,6 +11,7 @@
 export const META_PREFIX = 0x6d // 'm'
 export const CURSOR_PREFIX = 0x63 // 'c'
 export const RECORD_PREFIX = 0x72 // 'r'
+export const DEAD_PREFIX = 0x64 // 'd'
 
 const TWO_32 = 2 ** 32
 
@@ -26,6 +28,9 @@ export function cursorKey(name: string): Buffer {
 export function cursorNameFromKey(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset + 1, key.byteLength - 1).toString('utf8')
 }
+
+export const DEAD_START = Buffer.from([DEAD_PREFIX])
+export const DEAD_END = Buffer.from([DEAD_PREFIX + 1])
 
 export const CURSORS_START = Buffer.from([CURSOR_PREFIX])
 export const CURSORS_END = Buffer.from([CURSOR_PREFIX + 1])

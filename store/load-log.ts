@@ -1,21 +1,36 @@
 // What opening the outbox reads: the state, the last record and the cursors — a handful of reads,
 // whatever the backlog, so start-up time does not grow with it.
+
+import { type DeadLetterState, zeroDeadLetterState } from './dead-letter-table.js'
 import { OutboxError } from './errors.js'
 import { CURSORS_END, CURSORS_START, cursorNameFromKey, decodeSeq, STATE_KEY } from './keys.js'
-import { decodeState, type LogState, type OutboxCounters, zeroCounters } from './outbox-state.js'
+import {
+  decodeState,
+  type LogState,
+  type OutboxCounters,
+  type PersistedState,
+  zeroCounters,
+} from './outbox-state.js'
 import type { OutboxDatabase, SegmentReader } from './segment-reader.js'
 
 export interface LoadedLog {
   state: LogState
   /** The counters as last written. */
   counters: OutboxCounters
+  dead: DeadLetterState
   cursors: Array<[name: string, position: number]>
 }
 
 export async function loadLog(db: OutboxDatabase, reader: SegmentReader, dir: string): Promise<LoadedLog> {
   reader.forget()
   const raw = await db.get(STATE_KEY)
-  let persisted = { firstSeq: 1, firstOffset: 0, firstSegment: 1, counters: zeroCounters() }
+  let persisted: PersistedState = {
+    firstSeq: 1,
+    firstOffset: 0,
+    firstSegment: 1,
+    counters: zeroCounters(),
+    dead: zeroDeadLetterState(),
+  }
   if (raw !== undefined) {
     try {
       persisted = decodeState(raw)
@@ -38,6 +53,7 @@ export async function loadLog(db: OutboxDatabase, reader: SegmentReader, dir: st
   return {
     state: { firstSeq, lastSeq, firstSegment, firstOffset, endOffset },
     counters: persisted.counters,
+    dead: persisted.dead,
     cursors,
   }
 }

@@ -7,6 +7,8 @@
 // it. The bytes held by records [a, b] are offset(b) + size(b) - offset(a), so retention and eviction
 // need one point read, never a scan.
 import type { CursorTable } from './cursor-table.js'
+import { oldestDeadKeys } from './dead-letter-reads.js'
+import type { DeadLetterChanges, DeadLetterState, DeadLetterTable, RemovedBy } from './dead-letter-table.js'
 import type { DiskGuard } from './disk-guard.js'
 import { OutboxError } from './errors.js'
 import type { PendingAppend, Written } from './group-commit.js'
@@ -45,6 +47,7 @@ export interface LogWriterOptions {
   reader: SegmentReader
   limits: Limits
   cursors: CursorTable
+  deadLetters: DeadLetterTable
   counters: OutboxCounters
   disk: DiskGuard
   now: () => number
@@ -77,8 +80,9 @@ export class LogWriter {
   constructor(private readonly opts: LogWriterOptions) {}
 
   /** The state as found on disk (at open and after a reopen). */
-  load(state: LogState, persistedCounters: OutboxCounters): void {
+  load(state: LogState, persistedCounters: OutboxCounters, dead: DeadLetterState): void {
     this.state = state
+    this.opts.deadLetters.load(dead)
     this.persisted = this.stateText(state, persistedCounters)
   }
 
@@ -93,6 +97,7 @@ export class LogWriter {
   hasOtherWork(): boolean {
     return (
       this.opts.cursors.hasChanges ||
+      this.opts.deadLetters.hasChanges ||
       this.syncRequested ||
       this.expiryRequested ||
       this.retentionTarget() >= this.state.firstSeq ||
@@ -132,6 +137,7 @@ export class LogWriter {
     // 3. Appends, in arrival order, packed into segments. The limit check is synchronous; only an
     // eviction reads.
     const accepted: PendingAppend[] = []
+    const requeued: Array<{ key: Buffer; by: 'requeued' }> = []
     const batchOffsets: number[] = [] // this batch's offsets, by seq - (this.state.lastSeq + 1)
     let draft: SegmentDraft | undefined
     for (const p of taken) {
@@ -171,6 +177,10 @@ export class LogWriter {
       }
       ops += p.records.length
       accepted.push(p)
+      for (const key of p.requeuedFrom ?? []) {
+        batch.del(key)
+        requeued.push({ key, by: 'requeued' })
+      }
     }
     if (draft) putSegment(batch, draft)
 
@@ -179,7 +189,11 @@ export class LogWriter {
     for (const [name, pos] of cursorChanges.writes) batch.put(cursorKey(name), encodeSeq(pos))
     for (const name of cursorChanges.removes) batch.del(cursorKey(name))
     ops += cursorChanges.writes.length + cursorChanges.removes.length
-    const stateText = this.stateText(s, addCounters(counters, delta))
+
+    // 5. Dead letters: new ones, deletes, and the oldest evicted while over their bound.
+    const { dead, deadChanges } = await this.deadLetters(db, batch, requeued)
+    ops += deadChanges.puts.length + deadChanges.dels.length
+    const stateText = this.stateText(s, addCounters(counters, delta), dead)
     if (stateText !== this.persisted || ops === 0) batch.put(STATE_KEY, Buffer.from(stateText))
     const syncNow = this.syncRequested || (this.opts.durability === 'fsync' && accepted.length > 0)
     this.syncRequested = false
@@ -194,6 +208,7 @@ export class LogWriter {
     counters.evicted += delta.evicted
     counters.expired += delta.expired
     cursors.written(cursorChanges)
+    this.opts.deadLetters.written(deadChanges, dead)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
     let written = 0
     for (const p of accepted) written += p.bytes
@@ -216,13 +231,42 @@ export class LogWriter {
   }
 
   /** The state value as it would be written (compared with `persisted` to know whether to write it). */
-  private stateText(s: LogState, counters: OutboxCounters = this.opts.counters): string {
+  private stateText(
+    s: LogState,
+    counters: OutboxCounters = this.opts.counters,
+    dead: DeadLetterState = this.opts.deadLetters.state,
+  ): string {
     return encodeState({
       firstSeq: s.firstSeq,
       firstOffset: s.firstOffset,
       firstSegment: s.firstSegment,
       counters,
+      dead,
     }).toString('utf8')
+  }
+
+  /** Puts the dead-letter changes in `batch`; returns them and the dead-letter state after it. */
+  private async deadLetters(
+    db: OutboxDatabase,
+    batch: OutboxBatch,
+    requeued: ReadonlyArray<{ key: Buffer; by: 'requeued' }>,
+  ): Promise<{ dead: DeadLetterState; deadChanges: DeadLetterChanges }> {
+    const table = this.opts.deadLetters
+    const deadChanges = table.changes()
+    for (const p of deadChanges.puts) batch.put(p.key, p.value)
+    for (const d of deadChanges.dels) batch.del(d.key)
+    const removed: Array<{ key: Buffer; by: RemovedBy }> = [...requeued]
+    let dead = table.next(deadChanges, removed)
+    if (dead.bytes > table.maxBytes) {
+      const going = new Set([...removed, ...deadChanges.dels].map((d) => d.key.toString('hex')))
+      const skip = (key: Buffer) => going.has(key.toString('hex')) || table.isDeleting(key)
+      for (const key of await oldestDeadKeys(db, dead.bytes - table.maxBytes, skip)) {
+        batch.del(key)
+        removed.push({ key, by: 'evicted' })
+      }
+      dead = table.next(deadChanges, removed)
+    }
+    return { dead, deadChanges }
   }
 
   /** Highest sequence number every cursor is done with (-1 when there are no cursors: keep everything). */

@@ -23,6 +23,8 @@ export interface OutboxOptions {
   whenFull?: WhenFull
   minFreeDiskBytes?: number
   reserveBytes?: number
+  /** Dead letters are bounded by this many bytes (the oldest go first, counted as evicted). */
+  deadLetterMaxBytes?: number
   /** Compact the deleted range once this many bytes were deleted since the last compaction. */
   compactAfterBytes?: number
   /** …and at most this often. */

@@ -2,6 +2,7 @@
 // Stored as one small JSON value under STATE_KEY, written in the same batch as the change it describes.
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { type DeadLetterState, zeroDeadLetterState } from './dead-letter-table.js'
 
 export interface OutboxCounters {
   /** Records removed by whenFull: drop-oldest. */
@@ -48,6 +49,7 @@ export interface PersistedState {
   firstOffset: number
   firstSegment: number
   counters: OutboxCounters
+  dead: DeadLetterState
 }
 
 export function encodeState(s: PersistedState): Buffer {
@@ -58,6 +60,7 @@ export function encodeState(s: PersistedState): Buffer {
       firstOffset: s.firstOffset,
       firstSegment: s.firstSegment,
       counters: s.counters,
+      dead: s.dead,
     }),
   )
 }
@@ -70,6 +73,7 @@ export function decodeState(raw: Uint8Array): PersistedState {
     firstOffset?: unknown
     firstSegment?: unknown
     counters?: Partial<OutboxCounters>
+    dead?: Partial<DeadLetterState>
   }
   if (parsed.v !== STATE_VERSION) throw new Error(`unknown state version ${String(parsed.v)}`)
   const positive = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1
@@ -82,6 +86,8 @@ export function decodeState(raw: Uint8Array): PersistedState {
     firstOffset: parsed.firstOffset,
     firstSegment: parsed.firstSegment,
     counters: { ...zeroCounters(), ...parsed.counters },
+    // States written before dead letters existed have none.
+    dead: { ...zeroDeadLetterState(), ...parsed.dead },
   }
 }
 
@@ -89,6 +95,11 @@ export function addCounters(a: OutboxCounters, b: Partial<OutboxCounters>): Outb
   const out = { ...a }
   for (const [k, v] of Object.entries(b) as Array<[keyof OutboxCounters, number]>) out[k] += v
   return out
+}
+
+/** Raises each counter of `into` to `from`'s where that is higher. */
+export function keepHigher(into: OutboxCounters, from: OutboxCounters): void {
+  for (const k of Object.keys(into) as Array<keyof OutboxCounters>) into[k] = Math.max(into[k], from[k])
 }
 
 /** Bytes of the files directly in `dir` (the LevelDB directory), optionally only those ending in `suffix`. */

@@ -1,4 +1,5 @@
 // The outbox's stats() snapshot: the log's bounds, limits, disk use, counters and each cursor's backlog.
+import type { DeadLetterStats } from './dead-letters.js'
 import type { Durability } from './log-writer.js'
 import type { LogState, OutboxCounters } from './outbox-state.js'
 import { readRecordOffset, readRecordTs } from './record-codec.js'
@@ -31,6 +32,7 @@ export interface OutboxStats {
   counters: OutboxCounters
   /** Batches written to LevelDB since open, and how many of them were fsync'd. */
   writes: { batches: number; synced: number }
+  deadLetters: DeadLetterStats
 }
 
 /** Each cursor's backlog: one point read of its oldest pending record (offset and age), no scan. */

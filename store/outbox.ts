@@ -16,6 +16,8 @@ import { join } from 'node:path'
 import { AppendWaiters } from './append-waiters.js'
 import { Compactor } from './compactor.js'
 import { CursorTable } from './cursor-table.js'
+import { DeadLetterTable } from './dead-letter-table.js'
+import { DeadLetters } from './dead-letters.js'
 import { DiskGuard } from './disk-guard.js'
 import { OutboxError, writeFailure } from './errors.js'
 import {
@@ -32,10 +34,10 @@ import { loadLog } from './load-log.js'
 import { type Durability, defaultBatchWriter, LogWriter } from './log-writer.js'
 import { closedError, OutboxDb } from './outbox-db.js'
 import { type OutboxLogger, type OutboxOptions, type ReadOptions, silentLogger } from './outbox-options.js'
-import { dirBytes, type OutboxCounters, zeroCounters } from './outbox-state.js'
+import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbox-state.js'
 import { cursorStats, type OutboxStats } from './outbox-stats.js'
 import type { OutboxRecord, StoredRecord } from './record-codec.js'
-import { recover } from './recovery.js'
+import { Recovery } from './recovery.js'
 import { SegmentReader } from './segment-reader.js'
 
 export type { AppendCallback } from './group-commit.js'
@@ -56,14 +58,16 @@ export class Outbox {
   private readonly reader = new SegmentReader()
   private readonly cursors = new CursorTable()
   private readonly counters: OutboxCounters = zeroCounters()
+  private readonly deadLetterTable: DeadLetterTable
+  /** Records an upstream will never take, moved out of its way (dead-letters.ts). */
+  readonly deadLetters: DeadLetters
   private readonly limits: Limits
   private readonly writer: LogWriter
   private readonly commits: GroupCommit
   private readonly appendWaiters = new AppendWaiters()
   private readonly syncIntervalMs: number
   private readonly compactor: Compactor
-  private recovery: Promise<void> | undefined
-  private readonly recoveryAbort = new AbortController()
+  private readonly recovery: Recovery
   private timers: NodeJS.Timeout[] = []
   private closed: Promise<void> | undefined
 
@@ -100,18 +104,47 @@ export class Outbox {
       this.disk,
       this.counters,
     )
+    this.deadLetterTable = new DeadLetterTable(options.deadLetterMaxBytes ?? 64 * 2 ** 20)
+    this.deadLetters = new DeadLetters({
+      table: this.deadLetterTable,
+      read: (fn) => this.db.read(fn),
+      append: (records, from) =>
+        new Promise((resolve, reject) => {
+          this.enqueue(records, (err, first) => (err ? reject(err) : resolve(first)), from)
+        }),
+      refusal: () => this.life.refusal(),
+      kick: () => this.commits.kick(),
+      now: this.now,
+    })
     this.writer = new LogWriter({
       durability: this.durability,
       db: () => this.db.db,
       reader: this.reader,
       limits: this.limits,
       cursors: this.cursors,
+      deadLetters: this.deadLetterTable,
       counters: this.counters,
       disk: this.disk,
       now: this.now,
       writeBatch: options.writeBatch ?? defaultBatchWriter,
       onDeleted: (bytes) => this.compactor.deleted(bytes),
       onAppended: () => this.appendWaiters.appended(this.writer.state.lastSeq),
+    })
+    this.recovery = new Recovery({
+      dir: this.dir,
+      disk: this.disk,
+      log: this.log,
+      reopen: () =>
+        this.db.reopen(async () => {
+          await this.loadState()
+          await this.disk.refresh()
+        }),
+      recovered: (attempts) => {
+        this.life.recovered()
+        this.log.info({ attempt: attempts, lastSeq: this.lastSeq }, 'outbox recovered')
+        void this.disk.ensureReserve().catch(() => undefined)
+        this.commits.kick()
+      },
     })
     this.commits = new GroupCommit({
       writable: () => this.writable(),
@@ -173,7 +206,7 @@ export class Outbox {
     this.enqueue([record], done)
   }
 
-  private enqueue(records: readonly OutboxRecord[], done: AppendCallback): void {
+  private enqueue(records: readonly OutboxRecord[], done: AppendCallback, requeuedFrom?: Buffer[]): void {
     // A closed or recovering outbox refuses appends at once.
     const refusal = this.life.refusal()
     if (refusal !== undefined) {
@@ -193,6 +226,7 @@ export class Outbox {
       done(new OutboxError('OUTPOST_OUTBOX_RECORD_TOO_LARGE', (err as Error).message, { cause: err }), 0)
       return
     }
+    if (requeuedFrom) p.requeuedFrom = requeuedFrom
     this.commits.add(p)
   }
 
@@ -289,6 +323,7 @@ export class Outbox {
       cursors,
       counters: { ...this.counters },
       writes: { ...this.writer.writes },
+      deadLetters: this.deadLetters.stats(),
     }
   }
 
@@ -316,8 +351,7 @@ export class Outbox {
     this.commits.stopHerding()
     const compacting = this.compactor.stop()
     if (healthy) await this.commits.flush()
-    this.recoveryAbort.abort()
-    if (this.recovery) await this.recovery
+    await this.recovery.stop()
     // A recovery that reopened the database just now leaves pending cursor moves to write.
     if (this.writable()) await this.commits.flush()
     await compacting
@@ -325,6 +359,7 @@ export class Outbox {
     for (const p of this.commits.takeAll()) settle(p, err)
     this.appendWaiters.releaseAll()
     this.cursors.releaseAll()
+    this.deadLetterTable.failAll(err)
     try {
       // batch/none durability: make what was acknowledged durable before the process goes.
       if (this.writable() && this.writer.unsynced) await this.writer.syncState()
@@ -347,46 +382,16 @@ export class Outbox {
     const failure = writeFailure(err)
     // Nothing of the batch was adopted: the appends it took (and any queued behind it) fail; cursor
     // moves stay dirty and are written after recovery.
-    for (const p of [...taken, ...this.commits.takeAll()]) {
-      if (p.settled) continue
-      this.counters.writeFailed += p.records.length
-      settle(p, failure)
-    }
+    this.counters.writeFailed += this.commits.fail([...taken, ...this.commits.takeAll()], failure)
     this.log.error({ err, code: failure.code }, 'outbox write failed; recovering')
-    if (!this.life.writeFailed(failure)) return
-    this.recovery = this.recover(failure.code === 'OUTPOST_OUTBOX_NO_SPACE').finally(() => {
-      this.recovery = undefined
-    })
-  }
-
-  private async recover(noSpace: boolean): Promise<void> {
-    const attempts = await recover({
-      dir: this.dir,
-      disk: this.disk,
-      log: this.log,
-      noSpace,
-      signal: this.recoveryAbort.signal,
-      reopen: () =>
-        this.db.reopen(async () => {
-          await this.loadState()
-          await this.disk.refresh()
-        }),
-    })
-    if (attempts === 0) return
-    this.life.recovered()
-    this.log.info({ attempt: attempts, lastSeq: this.lastSeq }, 'outbox recovered')
-    void this.disk.ensureReserve().catch(() => undefined)
-    this.commits.kick()
+    if (this.life.writeFailed(failure)) this.recovery.start(failure.code === 'OUTPOST_OUTBOX_NO_SPACE')
   }
 
   /** Reads the state, the last segment and the cursors: a handful of reads, whatever the backlog. */
   private async loadState(): Promise<void> {
     const loaded = await loadLog(this.db.db, this.reader, this.dir)
-    this.writer.load(loaded.state, loaded.counters)
-    // After a recovery, counts made in memory since the last write must not be lost.
-    for (const k of Object.keys(this.counters) as Array<keyof OutboxCounters>) {
-      this.counters[k] = Math.max(this.counters[k], loaded.counters[k])
-    }
+    this.writer.load(loaded.state, loaded.counters, loaded.dead)
+    keepHigher(this.counters, loaded.counters) // after a recovery: counts made since the last write stay
     for (const [name, position] of loaded.cursors) this.cursors.loaded(name, position)
   }
 }

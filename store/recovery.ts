@@ -18,15 +18,45 @@ export interface RecoveryOptions {
   dir: string
   disk: DiskGuard
   log: RecoveryLogger
-  /** The write failed for lack of disk space. */
-  noSpace: boolean
   /** Closes and reopens the database and reloads the state; throws when that fails. */
   reopen(): Promise<void>
+  /** The database is open again (after `attempts` attempts). */
+  recovered(attempts: number): void
+}
+
+/** One recovery at a time, stopped (and waited for) when the outbox closes. */
+export class Recovery {
+  private running: Promise<void> | undefined
+  private readonly abort = new AbortController()
+
+  constructor(private readonly opts: RecoveryOptions) {}
+
+  /** Starts recovering (unless already); `noSpace`: the write failed for lack of disk space. */
+  start(noSpace: boolean): void {
+    if (this.running || this.abort.signal.aborted) return
+    this.running = recover({ ...this.opts, noSpace, signal: this.abort.signal })
+      .then((attempts) => {
+        if (attempts > 0) this.opts.recovered(attempts)
+      })
+      .finally(() => {
+        this.running = undefined
+      })
+  }
+
+  /** Stops retrying; resolves once the attempt in progress (if any) is over. */
+  async stop(): Promise<void> {
+    this.abort.abort()
+    await this.running
+  }
+}
+
+interface RecoverOptions extends Omit<RecoveryOptions, 'recovered'> {
+  noSpace: boolean
   signal: AbortSignal
 }
 
 /** Retries `reopen` until it succeeds (resolves with the attempts it took) or `signal` aborts (0). */
-export async function recover(o: RecoveryOptions): Promise<number> {
+async function recover(o: RecoverOptions): Promise<number> {
   let delay = 100
   const pause = async () => {
     await sleep(delay, undefined, { signal: o.signal }).catch(() => undefined) // aborted: stop waiting
