@@ -15,11 +15,10 @@ import type { PendingAppend, Written } from './group-commit.js'
 import { settle } from './group-commit.js'
 import { Herd } from './herd.js'
 import { cursorKey, encodeSeq, STATE_KEY } from './keys.js'
-import { EVICT, EXPIRY_CHUNK, type Limits } from './limits.js'
+import { type AppendSize, EVICT, EXPIRY_CHUNK, type Limits } from './limits.js'
 import { addCounters, encodeState, type LogState, type OutboxCounters } from './outbox-state.js'
-import { type OutboxRecord, readRecordOffset, writeRecord } from './record-codec.js'
+import { type OutboxRecord, writeRecord } from './record-codec.js'
 import {
-  parseSegmentKey,
   RECORD_OVERHEAD,
   SEGMENT_FORMAT,
   SEGMENT_MAX_BYTES,
@@ -56,7 +55,28 @@ export interface LogWriterOptions {
   onDeleted(bytes: number): void
   /** Appends were adopted (lastSeq moved). */
   onAppended(): void
+  /** Records `first`..`last` were gone when the log passed them (`count` of them): counted as lost. */
+  onLost(first: number, last: number, count: number): void
+  /** A read retention, expiry or eviction needed failed (they wait; the store should be repaired). */
+  onReadFailed(err: unknown): void
 }
+
+/** Records dropped from the bottom of the log by one move of firstSeq. */
+interface Drop {
+  /** The first and last missing record found (when `lost` > 0). */
+  lostFrom: number
+  lostTo: number
+  /** Segments now wholly below firstSeq. */
+  keys: Buffer[]
+  freed: number
+  present: number
+  lost: number
+}
+
+type Delta = { evicted: number; expired: number; lostCorrupt: number }
+
+/** After a housekeeping read fails, retention and expiry wait this long (a repair runs meanwhile). */
+const HOUSEKEEPING_PAUSE_MS = 1000
 
 /** A segment being built by the writer. */
 interface SegmentDraft {
@@ -76,6 +96,7 @@ export class LogWriter {
   private expiryRequested = false
   /** What STATE_KEY holds on disk, to know when it must be written again. */
   private persisted = ''
+  private housekeepingPausedUntil = 0
 
   constructor(private readonly opts: LogWriterOptions) {}
 
@@ -99,8 +120,7 @@ export class LogWriter {
       this.opts.cursors.hasChanges ||
       this.opts.deadLetters.hasChanges ||
       this.syncRequested ||
-      this.expiryRequested ||
-      this.retentionTarget() >= this.state.firstSeq ||
+      ((this.expiryRequested || this.retentionTarget() >= this.state.firstSeq) && this.housekeepingDue()) ||
       this.stateText(this.state) !== this.persisted
     )
   }
@@ -113,24 +133,31 @@ export class LogWriter {
     const { limits, cursors, counters } = this.opts
     const db = this.opts.db()
     const s: LogState = { ...this.state }
-    const delta = { evicted: 0, expired: 0 }
+    const delta = { evicted: 0, expired: 0, lostCorrupt: 0 }
     const batch = db.batch()
     let ops = 0
     let deleted = 0
 
-    // 1. Retention: drop records below every cursor.
-    const target = this.retentionTarget()
-    if (target >= s.firstSeq) deleted += await this.deleteBelow(target + 1, s, batch)
-
-    // 2. Expiry (maxAgeSec): drop old records from the bottom.
-    const cutoff = limits.expiryCutoff(this.opts.now())
-    if (this.expiryRequested && cutoff !== undefined) {
-      this.expiryRequested = false
-      const n = await this.opts.reader.countOlder(db, s.firstSeq, s.lastSeq, cutoff, EXPIRY_CHUNK)
-      if (n > 0) {
-        deleted += await this.deleteBelow(s.firstSeq + n, s, batch)
-        delta.expired += n
-        if (n === EXPIRY_CHUNK) this.expiryRequested = true
+    // 1, 2. Retention (records below every cursor) and expiry (maxAgeSec). Housekeeping: if a read it
+    // needs fails, it waits for a later batch (and the store is repaired); the appends go on.
+    if (this.housekeepingDue()) {
+      try {
+        const drops: Drop[] = []
+        const h: LogState = { ...s }
+        const target = this.retentionTarget()
+        if (target >= h.firstSeq) drops.push(await this.dropBelow(target + 1, h, []))
+        const cutoff = limits.expiryCutoff(this.opts.now())
+        if (this.expiryRequested && cutoff !== undefined) {
+          const old = await this.opts.reader.firstNotOlder(db, h.firstSeq, h.lastSeq, cutoff, EXPIRY_CHUNK)
+          const drop = await this.dropBelow(old.keepFrom, h, [])
+          delta.expired += drop.present
+          drops.push(drop)
+          this.expiryRequested = old.more
+        }
+        Object.assign(s, h)
+        for (const drop of drops) deleted += this.apply(drop, batch, delta)
+      } catch (err) {
+        this.housekeepingFailed(err)
       }
     }
 
@@ -143,14 +170,7 @@ export class LogWriter {
     for (const p of taken) {
       const size = { count: p.records.length, bytes: p.bytes }
       let refusal = limits.check(size, s)
-      if (refusal === EVICT) {
-        const k = await limits.keepFrom(size, s, (offset) =>
-          this.firstSeqWithOffsetAtLeast(offset, s, batchOffsets),
-        )
-        delta.evicted += k - s.firstSeq
-        deleted += await this.deleteBelow(k, s, batch, batchOffsets)
-        refusal = undefined
-      }
+      if (refusal === EVICT) refusal = await this.evict(size, s, batchOffsets, batch, delta)
       if (refusal !== undefined) {
         settle(p, refusal)
         continue
@@ -207,6 +227,7 @@ export class LogWriter {
     this.persisted = stateText
     counters.evicted += delta.evicted
     counters.expired += delta.expired
+    counters.lostCorrupt += delta.lostCorrupt
     cursors.written(cursorChanges)
     this.opts.deadLetters.written(deadChanges, dead)
     this.unsynced = !syncNow && (this.unsynced || accepted.length > 0)
@@ -276,37 +297,105 @@ export class LogWriter {
   }
 
   /**
-   * Drops records [s.firstSeq, newFirst): moves `s` and deletes (in `batch`) every segment now wholly
-   * below it. Returns the log bytes freed.
+   * drop-oldest: makes room for an append by dropping the fewest oldest records (counted as evicted).
+   * Returns undefined, or the error to refuse the append with when a read it needs fails.
    */
-  private async deleteBelow(
-    newFirst: number,
+  private async evict(
+    size: AppendSize,
     s: LogState,
+    batchOffsets: number[],
     batch: OutboxBatch,
-    batchOffsets: number[] = [],
-  ): Promise<number> {
-    if (newFirst <= s.firstSeq) return 0
-    const newFirstOffset = await this.offsetOf(newFirst, s, batchOffsets)
-    const freed = newFirstOffset - s.firstOffset
-    s.firstSeq = newFirst
-    s.firstOffset = newFirstOffset
-    for (const key of await this.opts.reader.keysWhollyBelow(this.opts.db(), s.firstSegment, newFirst)) {
-      batch.del(key)
-      const { firstSeq, count } = parseSegmentKey(key)
-      s.firstSegment = firstSeq + count
+    delta: Delta,
+  ): Promise<OutboxError | undefined> {
+    try {
+      const h: LogState = { ...s }
+      const k = await this.opts.limits.keepFrom(size, h, (offset) =>
+        this.firstSeqWithOffsetAtLeast(offset, h, batchOffsets),
+      )
+      const drop = await this.dropBelow(k, h, batchOffsets)
+      Object.assign(s, h)
+      delta.evicted += drop.present
+      this.opts.onDeleted(this.apply(drop, batch, delta))
+      return undefined
+    } catch (err) {
+      this.housekeepingFailed(err)
+      return new OutboxError(
+        'OUTPOST_OUTBOX_WRITE_FAILED',
+        'could not make room in the outbox: a read failed',
+        {
+          cause: err,
+        },
+      )
     }
-    return freed
   }
 
-  /** Offset of record `seq` (or the end offset for lastSeq + 1), in the working state `s`. */
+  /**
+   * Drops records [s.firstSeq, newFirst): moves `s`, and returns the segments now wholly below it (to
+   * delete), the log bytes freed, and how many of the dropped records were there and how many had gone
+   * missing (a damaged store: counted once, here, as the log passes them). Nothing goes into a batch
+   * yet, so a read that fails midway leaves the batch as it was.
+   */
+  private async dropBelow(newFirst: number, s: LogState, batchOffsets: number[]): Promise<Drop> {
+    const drop: Drop = { lostFrom: 0, lostTo: 0, keys: [], freed: 0, present: 0, lost: 0 }
+    if (newFirst <= s.firstSeq) return drop
+    const newFirstOffset = await this.offsetOf(newFirst, s, batchOffsets)
+    // Records of this very batch (evicted before they were ever written) are not in the database.
+    const inDb = Math.min(newFirst, this.state.lastSeq + 1)
+    drop.present = newFirst - Math.max(s.firstSeq, inDb)
+    let expect = s.firstSeq // the next record the segments should hold
+    const gap = (to: number) => {
+      if (to <= expect) return
+      drop.lost += to - expect
+      drop.lostFrom ||= expect
+      drop.lostTo = to - 1
+    }
+    for (const seg of await this.opts.reader.segmentsBelow(this.opts.db(), s.firstSegment, newFirst)) {
+      gap(Math.min(seg.firstSeq, inDb))
+      const to = Math.min(seg.firstSeq + seg.count, inDb)
+      if (to > expect) {
+        drop.present += to - Math.max(seg.firstSeq, expect)
+        expect = to
+      }
+      if (seg.firstSeq + seg.count > newFirst) break
+      drop.keys.push(seg.key)
+      s.firstSegment = seg.firstSeq + seg.count
+    }
+    gap(inDb)
+    drop.freed = newFirstOffset - s.firstOffset
+    s.firstSeq = newFirst
+    s.firstOffset = newFirstOffset
+    return drop
+  }
+
+  /** Puts a drop's deletes in the batch and counts what was lost; returns the log bytes freed. */
+  private apply(drop: Drop, batch: OutboxBatch, delta: Delta): number {
+    for (const key of drop.keys) batch.del(key)
+    if (drop.lost > 0) {
+      delta.lostCorrupt += drop.lost
+      this.opts.onLost(drop.lostFrom, drop.lostTo, drop.lost)
+    }
+    return drop.freed
+  }
+
+  /** Offset of record `seq` in the working state `s` (of the next record present when it is missing). */
   private async offsetOf(seq: number, s: LogState, batchOffsets: number[]): Promise<number> {
     if (seq > s.lastSeq) return s.endOffset
     if (seq <= s.firstSeq) return s.firstOffset
     const inBatch = seq - (this.state.lastSeq + 1)
     if (inBatch >= 0) return batchOffsets[inBatch] as number
-    const bytes = await this.opts.reader.recordBytes(this.opts.db(), seq)
-    if (!bytes) throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `record ${seq} is missing from the outbox`)
-    return readRecordOffset(bytes)
+    const next = await this.opts.reader.presentFrom(this.opts.db(), seq)
+    if (next !== undefined && next.seq <= this.state.lastSeq) return next.offset
+    return batchOffsets.length > 0 ? (batchOffsets[0] as number) : s.endOffset
+  }
+
+  /** Whether retention and expiry may read now (not for a while after one of their reads failed). */
+  private housekeepingDue(): boolean {
+    return this.opts.now() >= this.housekeepingPausedUntil
+  }
+
+  private housekeepingFailed(err: unknown): void {
+    this.housekeepingPausedUntil = this.opts.now() + HOUSEKEEPING_PAUSE_MS
+    this.opts.onReadFailed(err)
   }
 
   /** Binary search: lowest seq in [firstSeq, lastSeq + 1] whose offset is ≥ `offset`. */

@@ -12,7 +12,11 @@ export class OutboxDb {
   private readonly gate = new ReadGate()
   private closedForGood = false
 
-  constructor(private readonly dir: string) {
+  /** @param onDamage called when a read fails on a corrupt or unreadable file (the caller repairs) */
+  constructor(
+    private readonly dir: string,
+    private readonly onDamage: (err: unknown) => void = () => {},
+  ) {
     this.handle = this.create()
   }
 
@@ -51,13 +55,35 @@ export class OutboxDb {
   }
 
   /**
+   * Opens the database and runs `load`; when either fails on damaged files, repairs the database (once,
+   * telling `repaired`) and tries again. The database is closed again when it cannot be loaded.
+   */
+  async openOrRepair(load: () => Promise<void>, repaired: (err: unknown) => void): Promise<void> {
+    try {
+      await this.open()
+      await load()
+    } catch (err) {
+      if (!isDamage(err)) {
+        await this.close().catch(() => undefined)
+        throw err
+      }
+      repaired(err)
+      await this.reopen(load, { repair: true }).catch(async (again: unknown) => {
+        await this.close().catch(() => undefined)
+        throw again
+      })
+    }
+  }
+
+  /**
    * Closes and reopens the database with reads held back meanwhile; `then` runs on the reopened
    * database before reads resume. On failure reads are let through again (they fail fast: closed).
    */
-  async reopen(then: () => Promise<void>): Promise<void> {
+  async reopen(then: () => Promise<void>, options: { repair?: boolean } = {}): Promise<void> {
     const openGate = await this.gate.close()
     try {
       if (this.handle.status === 'open' || this.handle.status === 'opening') await this.handle.close()
+      if (options.repair) await this.repair()
       this.handle = this.create()
       await this.open()
       await then()
@@ -70,8 +96,19 @@ export class OutboxDb {
   read<T>(fn: (db: OutboxDatabase) => Promise<T>): Promise<T> {
     return this.gate.run(() => {
       if (this.closedForGood || this.handle.status !== 'open') return Promise.reject(closedError())
-      return fn(this.handle)
+      return fn(this.handle).catch((err: unknown) => {
+        if (isDamage(err)) this.onDamage(err)
+        throw err
+      })
     })
+  }
+
+  /**
+   * LevelDB's repair (the database must be closed): rebuilds the manifest from the files that can be
+   * read; a table it cannot read goes to `lost/` with its records (the log then has a gap there).
+   */
+  async repair(): Promise<void> {
+    await ClassicLevel.repair(join(this.dir, 'outbox'))
   }
 
   /** Closes the database for good (reads fail from now on). */
@@ -86,6 +123,16 @@ export class OutboxDb {
       valueEncoding: 'buffer',
     })
   }
+}
+
+/** A database error that a repair may cure: a corrupt or unreadable (truncated, garbled) file. */
+export function isDamage(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: string }).code
+    if (code === 'LEVEL_CORRUPTION' || code === 'LEVEL_IO_ERROR') return true
+    if (/Corruption:/.test(e.message)) return true
+  }
+  return false
 }
 
 export function closedError(): OutboxError {

@@ -17,6 +17,8 @@ export interface OutboxCounters {
   rejectedDisk: number
   /** Records refused because a write failed (ENOSPC or another I/O error). */
   writeFailed: number
+  /** Records gone from a damaged store (missing or unreadable), counted as the log passes them. */
+  lostCorrupt: number
 }
 
 export const zeroCounters = (): OutboxCounters => ({
@@ -27,6 +29,7 @@ export const zeroCounters = (): OutboxCounters => ({
   rejectedMessages: 0,
   rejectedDisk: 0,
   writeFailed: 0,
+  lostCorrupt: 0,
 })
 
 /** Bounds of the log. The writer changes a copy and adopts it only once the batch is written. */

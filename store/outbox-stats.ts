@@ -1,4 +1,5 @@
 // The outbox's stats() snapshot: the log's bounds, limits, disk use, counters and each cursor's backlog.
+import type { DamageStats } from './damage.js'
 import type { DeadLetterStats } from './dead-letters.js'
 import type { Durability } from './log-writer.js'
 import type { LogState, OutboxCounters } from './outbox-state.js'
@@ -33,6 +34,8 @@ export interface OutboxStats {
   /** Batches written to LevelDB since open, and how many of them were fsync'd. */
   writes: { batches: number; synced: number }
   deadLetters: DeadLetterStats
+  /** Damage found in the store (missing or unreadable records, repairs), see damage.ts. */
+  damage: DamageStats
 }
 
 /** Each cursor's backlog: one point read of its oldest pending record (offset and age), no scan. */

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { AppendWaiters } from './append-waiters.js'
 import { Compactor } from './compactor.js'
 import { CursorTable } from './cursor-table.js'
+import { Damage } from './damage.js'
 import { DeadLetterTable } from './dead-letter-table.js'
 import { DeadLetters } from './dead-letters.js'
 import { DiskGuard } from './disk-guard.js'
@@ -32,7 +33,7 @@ import { Lifecycle } from './lifecycle.js'
 import { Limits } from './limits.js'
 import { loadLog } from './load-log.js'
 import { type Durability, defaultBatchWriter, LogWriter } from './log-writer.js'
-import { closedError, OutboxDb } from './outbox-db.js'
+import { closedError, isDamage, OutboxDb } from './outbox-db.js'
 import { type OutboxLogger, type OutboxOptions, type ReadOptions, silentLogger } from './outbox-options.js'
 import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbox-state.js'
 import { cursorStats, type OutboxStats } from './outbox-stats.js'
@@ -55,7 +56,8 @@ export class Outbox {
   private readonly now: () => number
   private readonly disk: DiskGuard
   private readonly db: OutboxDb
-  private readonly reader = new SegmentReader()
+  private readonly damage: Damage
+  private readonly reader: SegmentReader
   private readonly cursors = new CursorTable()
   private readonly counters: OutboxCounters = zeroCounters()
   private readonly deadLetterTable: DeadLetterTable
@@ -84,7 +86,11 @@ export class Outbox {
       minFreeBytes: minFreeDiskBytes,
       reserveBytes: options.reserveBytes ?? 8 * 2 ** 20,
     })
-    this.db = new OutboxDb(options.dir)
+    this.damage = new Damage(this.log)
+    this.reader = new SegmentReader((first, last, why) => {
+      this.counters.lostCorrupt += this.damage.unreadable(first, last, why)
+    })
+    this.db = new OutboxDb(options.dir, (err) => this.repairSoon(err))
     this.compactor = new Compactor({
       db: this.db,
       afterBytes: options.compactAfterBytes ?? Math.min(64 * 2 ** 20, Math.max(2 ** 20, maxBytes / 16)),
@@ -129,16 +135,19 @@ export class Outbox {
       writeBatch: options.writeBatch ?? defaultBatchWriter,
       onDeleted: (bytes) => this.compactor.deleted(bytes),
       onAppended: () => this.appendWaiters.appended(this.writer.state.lastSeq),
+      onLost: (first, last, count) => this.damage.missing(first, last, count),
+      onReadFailed: (err) => this.repairSoon(err),
     })
     this.recovery = new Recovery({
       dir: this.dir,
       disk: this.disk,
       log: this.log,
-      reopen: () =>
-        this.db.reopen(async () => {
-          await this.loadState()
-          await this.disk.refresh()
-        }),
+      db: this.db,
+      load: async () => {
+        await this.loadState()
+        await this.disk.refresh()
+      },
+      repairing: () => this.damage.repairs++,
       recovered: (attempts) => {
         this.life.recovered()
         this.log.info({ attempt: attempts, lastSeq: this.lastSeq }, 'outbox recovered')
@@ -158,8 +167,13 @@ export class Outbox {
   static async open(options: OutboxOptions): Promise<Outbox> {
     const outbox = new Outbox(options)
     await mkdir(options.dir, { recursive: true })
-    await outbox.db.open()
-    await outbox.loadState()
+    await outbox.db.openOrRepair(
+      () => outbox.loadState(),
+      (err) => {
+        outbox.damage.found(`the database could not be opened or read (${(err as Error).message}): repaired`)
+        outbox.damage.repairs++
+      },
+    )
     await outbox.disk.refresh()
     await outbox.disk.ensureReserve().catch((err: unknown) => {
       outbox.log.warn({ err }, 'could not create the disk reserve file')
@@ -324,6 +338,7 @@ export class Outbox {
       counters: { ...this.counters },
       writes: { ...this.writer.writes },
       deadLetters: this.deadLetters.stats(),
+      damage: this.damage.stats(),
     }
   }
 
@@ -384,12 +399,20 @@ export class Outbox {
     // moves stay dirty and are written after recovery.
     this.counters.writeFailed += this.commits.fail([...taken, ...this.commits.takeAll()], failure)
     this.log.error({ err, code: failure.code }, 'outbox write failed; recovering')
-    if (this.life.writeFailed(failure)) this.recovery.start(failure.code === 'OUTPOST_OUTBOX_NO_SPACE')
+    if (this.life.writeFailed(failure))
+      this.recovery.start({ noSpace: failure.code === 'OUTPOST_OUTBOX_NO_SPACE', repair: isDamage(err) })
+  }
+
+  /** A read failed on a damaged file: repair the database (appends wait meanwhile) instead of failing for ever. */
+  private repairSoon(err: unknown): void {
+    if (!isDamage(err) || !this.life.writeFailed(writeFailure(err))) return
+    this.damage.found(`a read failed (${(err as Error).message}): repairing the database`)
+    this.recovery.start({ noSpace: false, repair: true })
   }
 
   /** Reads the state, the last segment and the cursors: a handful of reads, whatever the backlog. */
   private async loadState(): Promise<void> {
-    const loaded = await loadLog(this.db.db, this.reader, this.dir)
+    const loaded = await loadLog(this.db.db, this.reader, (what, details) => this.damage.found(what, details))
     this.writer.load(loaded.state, loaded.counters, loaded.dead)
     keepHigher(this.counters, loaded.counters) // after a recovery: counts made since the last write stay
     for (const [name, position] of loaded.cursors) this.cursors.loaded(name, position)

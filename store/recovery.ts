@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { DiskGuard } from './disk-guard.js'
+import { isDamage, type OutboxDb } from './outbox-db.js'
 import { dirBytes } from './outbox-state.js'
 
 export interface RecoveryLogger {
@@ -18,8 +19,11 @@ export interface RecoveryOptions {
   dir: string
   disk: DiskGuard
   log: RecoveryLogger
-  /** Closes and reopens the database and reloads the state; throws when that fails. */
-  reopen(): Promise<void>
+  db: OutboxDb
+  /** Reloads the state once the database is open again. */
+  load(): Promise<void>
+  /** A repair runs (counted). */
+  repairing(): void
   /** The database is open again (after `attempts` attempts). */
   recovered(attempts: number): void
 }
@@ -31,10 +35,13 @@ export class Recovery {
 
   constructor(private readonly opts: RecoveryOptions) {}
 
-  /** Starts recovering (unless already); `noSpace`: the write failed for lack of disk space. */
-  start(noSpace: boolean): void {
+  /**
+   * Starts recovering (unless already): `noSpace`, the write failed for lack of disk space; `repair`,
+   * the files are damaged (LevelDB's repair runs before the reopen).
+   */
+  start(cause: { noSpace: boolean; repair: boolean }): void {
     if (this.running || this.abort.signal.aborted) return
-    this.running = recover({ ...this.opts, noSpace, signal: this.abort.signal })
+    this.running = recover({ ...this.opts, ...cause, signal: this.abort.signal })
       .then((attempts) => {
         if (attempts > 0) this.opts.recovered(attempts)
       })
@@ -52,12 +59,14 @@ export class Recovery {
 
 interface RecoverOptions extends Omit<RecoveryOptions, 'recovered'> {
   noSpace: boolean
+  repair: boolean
   signal: AbortSignal
 }
 
 /** Retries `reopen` until it succeeds (resolves with the attempts it took) or `signal` aborts (0). */
 async function recover(o: RecoverOptions): Promise<number> {
   let delay = 100
+  let repair = o.repair
   const pause = async () => {
     await sleep(delay, undefined, { signal: o.signal }).catch(() => undefined) // aborted: stop waiting
     delay = Math.min(delay * 2, 5_000)
@@ -77,10 +86,12 @@ async function recover(o: RecoverOptions): Promise<number> {
       }
     }
     try {
-      await o.reopen()
+      if (repair) o.repairing()
+      await o.db.reopen(o.load, { repair })
       return attempt
     } catch (err) {
-      o.log.warn({ err, attempt }, 'outbox recovery failed; retrying')
+      repair ||= isDamage(err) // a reopen that fails on damaged files is retried with a repair
+      o.log.warn({ err, attempt, repair }, 'outbox recovery failed; retrying')
       await pause()
     }
   }

@@ -2,9 +2,14 @@
 // and the scans retention and expiry need. Segments never change once written, so the last one read is
 // kept (most reads of a forwarder that keeps up land in it) until the database is reopened.
 import type { ClassicLevel } from 'classic-level'
-import { OutboxError } from './errors.js'
 import { RECORDS_END, RECORDS_START } from './keys.js'
-import { decodeRecord, RecordDecodeError, readRecordTs, type StoredRecord } from './record-codec.js'
+import {
+  decodeRecord,
+  RecordDecodeError,
+  readRecordOffset,
+  readRecordTs,
+  type StoredRecord,
+} from './record-codec.js'
 import {
   locateRecord,
   parseSegmentKey,
@@ -30,9 +35,14 @@ export interface PageLimits {
   maxBytes: number
 }
 
+/** Told when a read finds records missing or unreadable (a damaged store): `first`..`last`, and why. */
+export type DamageListener = (first: number, last: number, what: string) => void
+
 export class SegmentReader {
   /** The last segment read (segments never change once written, so it stays valid). */
   private last: Segment | undefined
+
+  constructor(private readonly onDamage: DamageListener = () => {}) {}
 
   /** Forgets the cached segment (the database was reopened). */
   forget(): void {
@@ -51,15 +61,23 @@ export class SegmentReader {
     let it: { next(): Promise<[Buffer, Buffer] | undefined>; close(): Promise<void> } | undefined
     try {
       while (segment) {
+        let walked = 0
         for (const [i, from, length] of walkSegment(segment.value)) {
+          walked = i + 1
           const seq = segment.firstSeq + i
           if (seq < start) continue
           if (seq > last) return out
-          const record = decode(seq, segment.value.subarray(from, from + length))
+          const record = this.decode(seq, segment.value.subarray(from, from + length))
+          if (record === undefined) continue
           if (out.length > 0 && bytes + record.size > limits.maxBytes) return out
           out.push(record)
           bytes += record.size
           if (out.length >= limits.maxRecords) return out
+        }
+        if (walked < segment.count) {
+          const first = Math.max(start, segment.firstSeq + walked)
+          const end = Math.min(last, segment.firstSeq + segment.count - 1)
+          if (first <= end) this.onDamage(first, end, 'segment truncated')
         }
         // The next segment: one forward iterator for the rest of this read.
         it ??= db.iterator({ gt: segment.key, lt: RECORDS_END })
@@ -80,64 +98,116 @@ export class SegmentReader {
     return at ? segment.value.subarray(at.start, at.start + at.length) : undefined
   }
 
-  /** The last record of the log, decoded, or undefined when no segment holds one at or after `atLeast`. */
-  async lastRecord(db: OutboxDatabase, atLeast: number): Promise<StoredRecord | undefined> {
-    const [entry] = await db.iterator({ gte: RECORDS_START, lt: RECORDS_END, reverse: true, limit: 1 }).all()
-    if (!entry) return undefined
-    const segment = this.toSegment(entry[0], entry[1])
-    const at = locateRecord(segment.value, segment.count - 1)
-    if (!at) throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `segment at ${segment.firstSeq} is truncated`)
-    const seq = segment.firstSeq + segment.count - 1
-    if (seq < atLeast) return undefined
-    return decode(seq, segment.value.subarray(at.start, at.start + at.length))
-  }
-
-  /** How many records from `firstSeq` on (at most `limit`, none past `lastSeq`) are older than `cutoff`. */
-  async countOlder(
+  /**
+   * The end of the log: the last sequence number its last segment claims (at or after `atLeast`), and
+   * the offset after its last readable record. A damaged last segment still counts for its sequence
+   * numbers (so none is ever used twice); undefined when no segment reaches `atLeast`.
+   */
+  async end(
     db: OutboxDatabase,
-    firstSeq: number,
-    lastSeq: number,
-    cutoff: number,
-    limit: number,
-  ): Promise<number> {
-    if (firstSeq > lastSeq) return 0
-    let n = 0
-    let segment = await this.holding(db, firstSeq)
-    const it = db.iterator({ gt: segment?.key ?? seekKey(firstSeq), lt: RECORDS_END })
+    atLeast: number,
+  ): Promise<{ lastSeq: number; endOffset: number } | undefined> {
+    const it = db.iterator({ gte: RECORDS_START, lt: RECORDS_END, reverse: true })
     try {
-      while (segment) {
-        for (const [i, from] of walkSegment(segment.value)) {
-          const seq = segment.firstSeq + i
-          if (seq < firstSeq) continue
-          if (seq > lastSeq || n >= limit || readRecordTs(segment.value.subarray(from)) >= cutoff) return n
-          n++
+      let lastSeq: number | undefined
+      for await (const [key, value] of it) {
+        const segment = this.toSegment(key, value)
+        const claimed = segment.firstSeq + segment.count - 1
+        if (claimed < atLeast) return undefined
+        lastSeq ??= claimed
+        let readable: StoredRecord | undefined
+        for (const [i, from, length] of walkSegment(segment.value)) {
+          readable =
+            this.decode(segment.firstSeq + i, segment.value.subarray(from, from + length)) ?? readable
         }
-        const next = await it.next()
-        segment = next ? this.toSegment(next[0], next[1]) : undefined
+        if (readable) return { lastSeq, endOffset: readable.offset + readable.size }
       }
-      return n
+      return undefined
     } finally {
       await it.close()
     }
   }
 
   /**
-   * Keys of the segments from the one starting at `fromSegment` that lie wholly below `newFirst`, in
-   * order (their keys are enough: first seq and count are in the key).
+   * The first record from `firstSeq` on that is not older than `cutoff` (its sequence number), looking
+   * at `limit` records at most; lastSeq + 1 when every record up to lastSeq is older. Missing records
+   * are passed over.
    */
-  async keysWhollyBelow(db: OutboxDatabase, fromSegment: number, newFirst: number): Promise<Buffer[]> {
-    const out: Buffer[] = []
-    const keys = db.keys({ gte: segmentKey(fromSegment, 0), lte: seekKey(newFirst - 1) })
+  async firstNotOlder(
+    db: OutboxDatabase,
+    firstSeq: number,
+    lastSeq: number,
+    cutoff: number,
+    limit: number,
+  ): Promise<{ keepFrom: number; more: boolean }> {
+    if (firstSeq > lastSeq) return { keepFrom: firstSeq, more: false }
+    let looked = 0
+    let segment = (await this.holding(db, firstSeq)) ?? (await this.after(db, seekKey(firstSeq)))
+    const it = db.iterator({ gt: segment?.key ?? seekKey(firstSeq), lt: RECORDS_END })
     try {
-      for await (const key of keys) {
-        const { firstSeq, count } = parseSegmentKey(key)
-        if (firstSeq + count > newFirst) break
-        out.push(key)
+      while (segment) {
+        for (const [i, from] of walkSegment(segment.value)) {
+          const seq = segment.firstSeq + i
+          if (seq < firstSeq) continue
+          if (seq > lastSeq) return { keepFrom: lastSeq + 1, more: false }
+          if (looked++ >= limit) return { keepFrom: seq, more: true }
+          if (readRecordTs(segment.value.subarray(from)) >= cutoff) return { keepFrom: seq, more: false }
+        }
+        const next = await it.next()
+        segment = next ? this.toSegment(next[0], next[1]) : undefined
       }
+      return { keepFrom: lastSeq + 1, more: false }
+    } finally {
+      await it.close()
+    }
+  }
+
+  /**
+   * The record at or after `seq` that exists (its sequence number and offset): where the log goes on
+   * when `seq` itself went missing. Undefined when no record exists from `seq` on.
+   */
+  async presentFrom(db: OutboxDatabase, seq: number): Promise<{ seq: number; offset: number } | undefined> {
+    let segment = await this.holding(db, seq)
+    let key = seekKey(seq)
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      if (segment) {
+        for (const [i, from] of walkSegment(segment.value)) {
+          if (segment.firstSeq + i >= seq)
+            return { seq: segment.firstSeq + i, offset: readRecordOffset(segment.value.subarray(from)) }
+        }
+        key = segment.key
+      }
+      segment = await this.after(db, key)
+      if (!segment) return undefined
+    }
+    return undefined
+  }
+
+  /** Keys of the segments that start below `before`, from the one starting at `fromSegment` on, in order. */
+  async segmentsBelow(
+    db: OutboxDatabase,
+    fromSegment: number,
+    before: number,
+  ): Promise<Array<{ key: Buffer; firstSeq: number; count: number }>> {
+    const out: Array<{ key: Buffer; firstSeq: number; count: number }> = []
+    const keys = db.keys({ gte: segmentKey(fromSegment, 0), lte: seekKey(before - 1) })
+    try {
+      for await (const key of keys) out.push({ key, ...parseSegmentKey(key) })
     } finally {
       await keys.close()
     }
     return out
+  }
+
+  /** The record, or undefined (reported) when its bytes do not decode. */
+  private decode(seq: number, bytes: Buffer): StoredRecord | undefined {
+    try {
+      return decodeRecord(seq, bytes, RECORD_OVERHEAD)
+    } catch (err) {
+      if (!(err instanceof RecordDecodeError)) throw err
+      this.onDamage(seq, seq, err.message)
+      return undefined
+    }
   }
 
   /** The segment holding record `seq` (from the one-segment cache, or one reverse seek). */
@@ -157,24 +227,13 @@ export class SegmentReader {
     return entry ? this.toSegment(entry[0], entry[1]) : undefined
   }
 
+  /** A segment of an unknown format holds no readable record (walkSegment yields none): reported, skipped. */
   private toSegment(key: Buffer, value: Buffer): Segment {
     const { firstSeq, count } = parseSegmentKey(key)
-    if (value[0] !== SEGMENT_FORMAT) {
-      throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', `segment at ${firstSeq}: unknown format ${value[0]}`)
-    }
+    if (value[0] !== SEGMENT_FORMAT)
+      this.onDamage(firstSeq, firstSeq + count - 1, `unknown segment format ${value[0]}`)
     const segment = { key, firstSeq, count, value }
     this.last = segment
     return segment
-  }
-}
-
-function decode(seq: number, bytes: Buffer): StoredRecord {
-  try {
-    return decodeRecord(seq, bytes, RECORD_OVERHEAD)
-  } catch (err) {
-    if (err instanceof RecordDecodeError) {
-      throw new OutboxError('OUTPOST_OUTBOX_CORRUPT', err.message, { cause: err })
-    }
-    throw err
   }
 }
