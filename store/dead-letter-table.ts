@@ -58,8 +58,12 @@ export class DeadLetterTable {
 
   constructor(readonly maxBytes: number) {}
 
+  /** The state as on disk (at open, after a reopen). Puts it shows written already are no longer pending. */
   load(state: DeadLetterState): void {
     this.state = { ...state, totals: { ...state.totals } }
+    const written = this.puts.filter((p) => parseDeadKey(p.key).id < state.nextId)
+    this.puts = this.puts.filter((p) => !written.includes(p))
+    for (const p of written) p.done()
   }
 
   get hasChanges(): boolean {

@@ -121,6 +121,11 @@ export class GroupCommit {
     }
   }
 
+  /** Resolves once no write is in progress (whatever is still pending). */
+  async idle(): Promise<void> {
+    while (this.phase !== 'idle') await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
   /** No more herd waits (closing: the last writes go out at once). */
   stopHerding(): void {
     this.herd.stop()

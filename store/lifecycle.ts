@@ -5,15 +5,16 @@
 //     └──────close()──────────┴──► closing ──► closed
 //
 // `closing` remembers whether the database is healthy (`writable`): then what is pending is written
-// before it closes. A recovery that reopens the database while closing makes it writable again; a write
-// that fails while closing makes it unwritable (no recovery is started: the outbox is going).
+// before it closes, and then it is sealed (no write starts). A recovery that reopens the database while
+// closing makes it writable again; a write that fails while closing makes it unwritable (no recovery is
+// started: the outbox is going).
 import type { OutboxError } from './errors.js'
 import { closedError } from './outbox-db.js'
 
 type State =
   | { phase: 'open' }
   | { phase: 'recovering'; failure: OutboxError }
-  | { phase: 'closing'; writable: boolean }
+  | { phase: 'closing'; writable: boolean; failed: boolean }
   | { phase: 'closed' }
 
 export class Lifecycle {
@@ -39,13 +40,14 @@ export class Lifecycle {
   /** A write failed and the database has not been reopened since. */
   get failed(): boolean {
     const s = this.state
-    return s.phase === 'recovering' || (s.phase === 'closing' && !s.writable)
+    return s.phase === 'recovering' || (s.phase === 'closing' && s.failed)
   }
 
   /** Whether a recovery has to start for this failure (not while closing). */
   writeFailed(failure: OutboxError): boolean {
-    if (this.state.phase === 'closing' || this.state.phase === 'closed') {
-      this.state = { phase: 'closing', writable: false }
+    if (this.state.phase === 'closed') return false
+    if (this.state.phase === 'closing') {
+      this.state = { phase: 'closing', writable: false, failed: true }
       return false
     }
     this.state = { phase: 'recovering', failure }
@@ -54,14 +56,19 @@ export class Lifecycle {
 
   recovered(): void {
     if (this.state.phase === 'recovering') this.state = { phase: 'open' }
-    else if (this.state.phase === 'closing') this.state = { phase: 'closing', writable: true }
+    else if (this.state.phase === 'closing') this.state = { phase: 'closing', writable: true, failed: false }
   }
 
   /** Starts closing; returns whether the database was healthy. */
   close(): boolean {
     const healthy = this.state.phase === 'open'
-    this.state = { phase: 'closing', writable: healthy }
+    this.state = { phase: 'closing', writable: healthy, failed: !healthy }
     return healthy
+  }
+
+  /** Closing: no more writes (the last ones are done). */
+  seal(): void {
+    if (this.state.phase === 'closing') this.state = { ...this.state, writable: false }
   }
 
   closed(): void {

@@ -370,14 +370,17 @@ export class Outbox {
     // A recovery that reopened the database just now leaves pending cursor moves to write.
     if (this.writable()) await this.commits.flush()
     await compacting
+    // batch/none durability: what was acknowledged becomes durable before the process goes.
+    const syncState = this.writable() && this.writer.unsynced
+    this.life.seal() // no write starts from here on (a late cursor move must not race db.close())
+    await this.commits.idle()
     const err = closedError()
     for (const p of this.commits.takeAll()) settle(p, err)
     this.appendWaiters.releaseAll()
     this.cursors.releaseAll()
     this.deadLetterTable.failAll(err)
     try {
-      // batch/none durability: make what was acknowledged durable before the process goes.
-      if (this.writable() && this.writer.unsynced) await this.writer.syncState()
+      if (syncState) await this.writer.syncState()
       await this.db.close()
     } finally {
       this.life.closed()
@@ -413,8 +416,15 @@ export class Outbox {
   /** Reads the state, the last segment and the cursors: a handful of reads, whatever the backlog. */
   private async loadState(): Promise<void> {
     const loaded = await loadLog(this.db.db, this.reader, (what, details) => this.damage.found(what, details))
+    // A write reported as failed can be on disk after all (LevelDB replays its log on reopen).
+    const replayed = this.life.phase === 'recovering' ? loaded.state.lastSeq - this.writer.state.lastSeq : 0
     this.writer.load(loaded.state, loaded.counters, loaded.dead)
     keepHigher(this.counters, loaded.counters) // after a recovery: counts made since the last write stay
     for (const [name, position] of loaded.cursors) this.cursors.loaded(name, position)
+    if (replayed > 0) {
+      this.counters.writeFailed = Math.max(0, this.counters.writeFailed - replayed)
+      this.log.warn({ replayed }, 'a write reported as failed was on disk after all: its records are kept')
+    }
   }
+
 }
