@@ -135,6 +135,13 @@ export function isDamage(err: unknown): boolean {
   return false
 }
 
+/** The innermost cause's message (LevelDB's own words: "Corruption: 1 missing files; e.g.: …"). */
+export function rootMessage(err: unknown): string {
+  let e: unknown = err
+  for (let depth = 0; e instanceof Error && e.cause instanceof Error && depth < 5; depth++) e = e.cause
+  return e instanceof Error ? e.message : String(e)
+}
+
 export function closedError(): OutboxError {
   return new OutboxError('OUTPOST_OUTBOX_CLOSED', 'the outbox is closed')
 }

@@ -33,7 +33,7 @@ import { Lifecycle } from './lifecycle.js'
 import { Limits } from './limits.js'
 import { loadLog } from './load-log.js'
 import { type Durability, defaultBatchWriter, LogWriter } from './log-writer.js'
-import { closedError, isDamage, OutboxDb } from './outbox-db.js'
+import { closedError, isDamage, OutboxDb, rootMessage } from './outbox-db.js'
 import { type OutboxLogger, type OutboxOptions, type ReadOptions, silentLogger } from './outbox-options.js'
 import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbox-state.js'
 import { cursorStats, type OutboxStats } from './outbox-stats.js'
@@ -170,7 +170,7 @@ export class Outbox {
     await outbox.db.openOrRepair(
       () => outbox.loadState(),
       (err) => {
-        outbox.damage.found(`the database could not be opened or read (${(err as Error).message}): repaired`)
+        outbox.damage.found(`the database could not be opened or read (${rootMessage(err)}): repaired`)
         outbox.damage.repairs++
       },
     )
@@ -409,7 +409,7 @@ export class Outbox {
   /** A read failed on a damaged file: repair the database (appends wait meanwhile) instead of failing for ever. */
   private repairSoon(err: unknown): void {
     if (!isDamage(err) || !this.life.writeFailed(writeFailure(err))) return
-    this.damage.found(`a read failed (${(err as Error).message}): repairing the database`)
+    this.damage.found(`a read failed (${rootMessage(err)}): repairing the database`)
     this.recovery.start({ noSpace: false, repair: true })
   }
 
