@@ -17,6 +17,8 @@ export interface OutboxOptions {
   durability?: Durability
   /** In batch mode: the longest time a write may wait for its fsync. */
   syncIntervalMs?: number
+  /** In fsync mode: appends wait up to this long to share an fsync (commit-delay.ts). */
+  commitDelayMs?: number
   maxBytes?: number
   maxMessages?: number
   maxAgeSec?: number

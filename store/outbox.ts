@@ -155,12 +155,15 @@ export class Outbox {
         this.commits.kick()
       },
     })
-    this.commits = new GroupCommit({
-      writable: () => this.writable(),
-      hasOtherWork: () => this.writer.hasOtherWork(),
-      write: (taken) => this.writer.write(taken),
-      failed: (err, taken) => this.onWriteFailed(err, taken),
-    })
+    this.commits = new GroupCommit(
+      {
+        writable: () => this.writable(),
+        hasOtherWork: () => this.writer.hasOtherWork(),
+        write: (taken) => this.writer.write(taken),
+        failed: (err, taken) => this.onWriteFailed(err, taken),
+      },
+      this.durability === 'fsync' ? (options.commitDelayMs ?? 0) : 0,
+    )
   }
 
   /** Opens (or creates) the outbox in `options.dir`. */
@@ -363,7 +366,7 @@ export class Outbox {
   private async doClose(): Promise<void> {
     const healthy = this.life.close()
     for (const t of this.timers) clearInterval(t)
-    this.commits.stopHerding()
+    this.commits.hurry()
     const compacting = this.compactor.stop()
     if (healthy) await this.commits.flush()
     await this.recovery.stop()
@@ -426,5 +429,4 @@ export class Outbox {
       this.log.warn({ replayed }, 'a write reported as failed was on disk after all: its records are kept')
     }
   }
-
 }

@@ -1,0 +1,77 @@
+// commitDelayMs (fsync mode): appends wait up to that long to share an fsync — fewer fsyncs for sparse
+// loads — and are still acknowledged only after the fsync that holds them. flush() and close() do not
+// wait for the delay.
+import { join } from 'node:path'
+import { afterEach, describe, expect, test } from 'vitest'
+import { type BatchWriter, Outbox, type OutboxOptions } from '../../store/outbox.js'
+import { NO_DISK_GUARD, rec, sleep } from '../helpers/outbox.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const opened: Outbox[] = []
+async function open(options: Partial<OutboxOptions> = {}): Promise<Outbox> {
+  const outbox = await Outbox.open({ dir: join(tempDir(), 'data'), ...NO_DISK_GUARD, ...options })
+  opened.push(outbox)
+  return outbox
+}
+afterEach(async () => {
+  for (const o of opened.splice(0)) await o.close()
+})
+
+/** A writer that notes when each synced batch finished writing. */
+function syncLog() {
+  const synced: number[] = []
+  const writeBatch: BatchWriter = async (batch, options) => {
+    await batch.write(options)
+    if (options.sync) synced.push(performance.now())
+  }
+  return { synced, writeBatch }
+}
+
+describe('commitDelayMs', () => {
+  test('sparse appends 3 ms apart share fsyncs; each is acknowledged after the fsync holding it', async () => {
+    const { synced, writeBatch } = syncLog()
+    const outbox = await open({ commitDelayMs: 40, writeBatch })
+    const acked: Array<{ at: number; sent: number }> = []
+    const appends: Array<Promise<void>> = []
+    for (let i = 1; i <= 10; i++) {
+      const sent = performance.now()
+      appends.push(outbox.append([rec(i)]).then(() => void acked.push({ at: performance.now(), sent })))
+      await sleep(3)
+    }
+    await Promise.all(appends)
+    expect((await outbox.stats()).writes.synced).toBeLessThanOrEqual(3) // not 10
+    for (const a of acked) {
+      expect(synced.some((t) => t <= a.at)).toBe(true)
+      expect(a.at - a.sent).toBeLessThan(40 + 100) // the delay, plus scheduling slack on a busy machine
+    }
+  })
+
+  test('without a delay the same appends get an fsync each', async () => {
+    const outbox = await open({ commitDelayMs: 0 })
+    for (let i = 1; i <= 10; i++) {
+      void outbox.append([rec(i)])
+      await sleep(3)
+    }
+    await outbox.flush()
+    expect((await outbox.stats()).writes.synced).toBeGreaterThanOrEqual(8)
+  })
+
+  test('flush() and close() write at once, without waiting for the delay', async () => {
+    const outbox = await open({ commitDelayMs: 5_000 })
+    const appended = outbox.append([rec(1)])
+    const started = performance.now()
+    await outbox.flush()
+    expect(await appended).toBe(1)
+    const pending = outbox.append([rec(2)])
+    await outbox.close()
+    expect(await pending).toBe(2)
+    expect(performance.now() - started).toBeLessThan(2_000)
+  })
+
+  test('batch durability ignores the delay (its writes are not fsync-ed one by one anyway)', async () => {
+    const outbox = await open({ durability: 'batch', commitDelayMs: 5_000 })
+    const started = performance.now()
+    expect(await outbox.append([rec(1)])).toBe(1)
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+})
