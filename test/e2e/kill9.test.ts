@@ -3,6 +3,7 @@
 // in-flight window and recognisable by their identity).
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { deadline } from '../helpers/deadline.js'
 import {
   type Cloud,
   createCloud,
@@ -44,7 +45,8 @@ describe.runIf(haveMosquitto())('kill -9', () => {
     return g
   }
 
-  it('with the uplink down, every PUBACKed reading arrives after three kill -9 and a restart', async () => {
+  it('with the uplink down, every PUBACKed reading arrives after three kill -9 and a restart', async (ctx) => {
+    const time = deadline(ctx)
     const dir = tempDir()
     const cloud = await createCloud(dir, false)
     clouds.push(cloud)
@@ -80,7 +82,7 @@ describe.runIf(haveMosquitto())('kill -9', () => {
         }
         return missing === 0
       },
-      60_000,
+      time.left(),
       () =>
         `${[...acked].filter((k) => !arrived.has(k)).length} of ${acked.size} acknowledged readings missing`,
     )
@@ -88,7 +90,8 @@ describe.runIf(haveMosquitto())('kill -9', () => {
     expect(await gateway.stop()).toBe(0)
   })
 
-  it('during forwarding, a kill -9 loses nothing; duplicates stay within the in-flight window and carry their identity', async () => {
+  it('during forwarding, a kill -9 loses nothing; duplicates stay within the in-flight window and carry their identity', async (ctx) => {
+    const time = deadline(ctx)
     const dir = tempDir()
     const cloud = await createCloud(dir, false)
     clouds.push(cloud)
@@ -99,11 +102,15 @@ describe.runIf(haveMosquitto())('kill -9', () => {
 
     await cloud.up()
     const cut = 3000 + Math.floor(Math.random() * 10_000)
-    await cloud.sink.waitFor(() => cloud.sink.messages.length >= cut, 60_000)
+    await cloud.sink.waitFor(
+      () => cloud.sink.messages.length >= cut,
+      time.left(),
+      () => `${cloud.sink.messages.length}/${cut} messages before the kill`,
+    )
     await gateway.kill9()
     const restarted = await GatewayProcess.startFile(gateway.configFile)
     gateways.push(restarted)
-    await cloud.sink.waitForUnique(total, 60_000)
+    await cloud.sink.waitForUnique(total, time.left())
     await new Promise((r) => setTimeout(r, 300)) // late copies, if any, still count as duplicates
 
     const seqs = cloud.sink.messages.map((m) => m.seq)

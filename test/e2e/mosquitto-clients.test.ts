@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../../gateway/broker/password.js'
+import { deadline } from '../helpers/deadline.js'
 import { type Cloud, createCloud, gatewayConfig, haveMosquitto } from '../helpers/e2e.js'
 import { GatewayProcess } from '../helpers/gateway-process.js'
 import { hasBinary, needs } from '../helpers/needs.js'
@@ -55,7 +56,8 @@ describe.runIf(haveMosquitto() && haveClients())('mosquitto_pub and mosquitto_su
     await cloud?.close()
   })
 
-  it('publishes lines at QoS 1 and 2 that all arrive upstream in order; a wrong password is refused; commands reach mosquitto_sub', async () => {
+  it('publishes lines at QoS 1 and 2 that all arrive upstream in order; a wrong password is refused; commands reach mosquitto_sub', async (ctx) => {
+    const time = deadline(ctx)
     const dir = tempDir()
     cloud = await createCloud(dir, true)
     const config = gatewayConfig(join(dir, 'data'), cloud.url, {
@@ -87,11 +89,12 @@ describe.runIf(haveMosquitto() && haveClients())('mosquitto_pub and mosquitto_su
         'mosquitto_pub',
         [...conn, '-P', 'pw-1', '-i', `sensor-1-q${qos}`, '-q', String(qos), '-t', topic, '-l'],
         `${sent.join('\n')}\n`,
+        time.left(20_000),
       )
       expect(pub, pub.stderr).toMatchObject({ code: 0 })
       await sink.waitFor(
         () => sink.firstCopies().filter((m) => m.topic === topic).length >= sent.length,
-        15_000,
+        time.left(15_000),
         () => `${sink.firstCopies().filter((m) => m.topic === topic).length}/${sent.length} on ${topic}`,
       )
       const got = sink
@@ -105,7 +108,7 @@ describe.runIf(haveMosquitto() && haveClients())('mosquitto_pub and mosquitto_su
       'mosquitto_pub',
       [...conn, '-P', 'wrong', '-q', '1', '-t', 'sensors/sensor-1/bad', '-m', 'nope'],
       '',
-      10_000,
+      time.left(10_000),
     )
     expect(refused.code).not.toBe(0)
     expect(refused.stderr.toLowerCase()).toContain('bad user name or password')
@@ -115,7 +118,7 @@ describe.runIf(haveMosquitto() && haveClients())('mosquitto_pub and mosquitto_su
       'mosquitto_sub',
       [...conn, '-P', 'pw-1', '-i', 'sensor-1-sub', '-q', '1', '-t', 'cmd/sensor-1/#', '-C', '1', '-v'],
       '',
-      20_000,
+      time.left(20_000),
     )
     commander = await connectAsync(cloud.url, { clientId: 'cloud-app-3', protocolVersion: 5 })
     let subDone = false
@@ -123,8 +126,8 @@ describe.runIf(haveMosquitto() && haveClients())('mosquitto_pub and mosquitto_su
       subDone = true
     })
     // mosquitto_sub subscribes some time after it starts: send until it got one.
-    const deadline = Date.now() + 15_000
-    while (!subDone && Date.now() < deadline) {
+    const sendUntil = performance.now() + time.left(15_000)
+    while (!subDone && performance.now() < sendUntil) {
       await commander.publishAsync('commands/gw-test/sensor-1/reboot', 'reboot', { qos: 1 })
       await new Promise((r) => setTimeout(r, 200))
     }

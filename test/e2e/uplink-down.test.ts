@@ -2,6 +2,7 @@
 // cloud broker comes up, all 20,000 arrive, in publish order per device.
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { deadline } from '../helpers/deadline.js'
 import {
   type Cloud,
   createCloud,
@@ -22,7 +23,8 @@ describe.runIf(haveMosquitto())('uplink down, then up', () => {
     await cloud?.close()
   })
 
-  it('acknowledges 20,000 readings while the cloud is down and delivers all of them in order once it is up', async () => {
+  it('acknowledges 20,000 readings while the cloud is down and delivers all of them in order once it is up', async (ctx) => {
+    const time = deadline(ctx)
     const dir = tempDir()
     cloud = await createCloud(dir, false)
     gateway = await GatewayProcess.start(dir, gatewayConfig(join(dir, 'data'), cloud.url))
@@ -32,7 +34,7 @@ describe.runIf(haveMosquitto())('uplink down, then up', () => {
     expect(cloud.sink.messages).toHaveLength(0)
 
     await cloud.up()
-    await cloud.sink.waitForUnique(20_000, 60_000)
+    await cloud.sink.waitForUnique(20_000, time.left())
     const first = cloud.sink.firstCopies()
     expect(first).toHaveLength(20_000)
     expect(orderProblems(first)).toEqual([])

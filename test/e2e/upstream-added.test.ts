@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { deadline } from '../helpers/deadline.js'
 import {
   type Cloud,
   createCloud,
@@ -22,7 +23,8 @@ describe.runIf(haveMosquitto())('changing upstreams in the config', () => {
     await cloud?.close()
   })
 
-  it('keeps readings while no upstream is configured and delivers them all once one is added', async () => {
+  it('keeps readings while no upstream is configured and delivers them all once one is added', async (ctx) => {
+    const time = deadline(ctx)
     const dir = tempDir()
     const data = join(dir, 'data')
     const first = await GatewayProcess.start(dir, gatewayConfig(data, undefined))
@@ -37,15 +39,15 @@ describe.runIf(haveMosquitto())('changing upstreams in the config', () => {
     })
     const second = await GatewayProcess.start(dir, withUpstream)
     gateways.push(second)
-    await cloud.sink.waitForUnique(3000, 30_000)
+    await cloud.sink.waitForUnique(3000, time.left(30_000))
     expect(orderProblems(cloud.sink.firstCopies())).toEqual([])
     const got = new Set(cloud.sink.firstCopies().map((m) => m.payload.toString()))
     for (const r of acked.flat()) expect(got.has(JSON.stringify(r))).toBe(true)
 
     // Retention follows the cursor: once delivered, the records are deleted.
-    const deadline = Date.now() + 10_000
+    const retentionBy = performance.now() + time.left(10_000)
     let status = await second.status()
-    while (status.outbox.messages > 0 && Date.now() < deadline) {
+    while (status.outbox.messages > 0 && performance.now() < retentionBy) {
       await new Promise((r) => setTimeout(r, 100))
       status = await second.status()
     }

@@ -1,18 +1,26 @@
 // A TCP proxy on 127.0.0.1 in front of a broker, to cut a gateway's uplink while the broker stays up
 // (stopping the broker would also stop whoever publishes to it). While cut, open connections are
-// destroyed and new ones are closed at once.
+// destroyed and new ones are closed at once. A tap sees the bytes a client sends to the broker (e.g.
+// to tell whether a PUBACK went upstream).
 import { connect, createServer, type Server, type Socket } from 'node:net'
+
+export interface TcpProxyOptions {
+  /** Called with every chunk a client sends towards the broker; `connection` counts from 1. */
+  onClientData?: (connection: number, chunk: Buffer) => void
+}
 
 export class TcpProxy {
   private readonly sockets = new Set<Socket>()
   private cutOff = false
+  private connections = 0
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    private readonly options: TcpProxyOptions,
   ) {}
 
-  static async start(targetPort: number): Promise<TcpProxy> {
+  static async start(targetPort: number, options: TcpProxyOptions = {}): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined
     const server = createServer((inbound) => proxy?.accept(inbound, targetPort))
     await new Promise<void>((resolve, reject) => {
@@ -21,7 +29,7 @@ export class TcpProxy {
     })
     const address = server.address()
     if (address === null || typeof address === 'string') throw new Error('proxy has no port')
-    proxy = new TcpProxy(server, address.port)
+    proxy = new TcpProxy(server, address.port, options)
     return proxy
   }
 
@@ -51,6 +59,9 @@ export class TcpProxy {
       return
     }
     const outbound = connect(targetPort, '127.0.0.1')
+    const connection = ++this.connections
+    const tap = this.options.onClientData
+    if (tap) inbound.on('data', (chunk: Buffer) => tap(connection, chunk))
     for (const [a, b] of [
       [inbound, outbound],
       [outbound, inbound],

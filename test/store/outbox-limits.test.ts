@@ -70,6 +70,28 @@ describe('whenFull: reject', () => {
     expect(await outbox.append([sameSize(13)])).toBe(4)
   })
 
+  // Issue #12: the limit is "at most maxBytes", so the boundary itself must be tested, to the byte.
+  test('maxBytes: an append that fills the outbox exactly is accepted; one byte more is refused', async () => {
+    const bigger = sameSize(100) // `msg-100`: one byte more than `msg-10`
+    expect(logSize(bigger)).toBe(SIZE + 1)
+
+    const outbox = await open({ whenFull: 'reject', maxBytes: 3 * SIZE })
+    outbox.cursor('up')
+    await outbox.append([sameSize(10), sameSize(11)])
+    const err = await expectOutboxError(outbox.append([bigger]), 'OUTPOST_OUTBOX_FULL')
+    expect(err.reason).toBe('bytes')
+    expect(await outbox.append([sameSize(12)])).toBe(3) // exactly 3 × SIZE
+    const stats = await outbox.stats()
+    expect(stats).toMatchObject({ messages: 3, bytes: 3 * SIZE, maxBytes: 3 * SIZE })
+    expect(stats.counters.rejectedBytes).toBe(1)
+
+    // The same boundary for a single append into an empty outbox.
+    const exact = await open({ whenFull: 'reject', maxBytes: SIZE })
+    expect(await exact.append([sameSize(10)])).toBe(1)
+    const tight = await open({ whenFull: 'reject', maxBytes: SIZE })
+    await expectOutboxError(tight.append([bigger]), 'OUTPOST_OUTBOX_RECORD_TOO_LARGE')
+  })
+
   test('appends racing for the last slots: the earlier calls win, the later ones are refused', async () => {
     const outbox = await open({ whenFull: 'reject', maxMessages: 5 })
     const results = await Promise.allSettled(range(1, 8).map((i) => outbox.append([rec(i)])))
@@ -114,6 +136,16 @@ describe('whenFull: drop-oldest', () => {
     expect(stats).toMatchObject({ firstSeq: 7, lastSeq: 10, messages: 4, bytes: 4 * SIZE })
     expect(stats.counters.evicted).toBe(6)
     expect(payloadsOf(await readAll(outbox))).toEqual(['msg-16', 'msg-17', 'msg-18', 'msg-19'])
+  })
+
+  test('maxBytes: an append that fills the outbox exactly evicts nothing', async () => {
+    const outbox = await open({ whenFull: 'drop-oldest', maxBytes: 3 * SIZE })
+    for (let i = 10; i <= 12; i++) await outbox.append([sameSize(i)])
+    const stats = await outbox.stats()
+    expect(stats).toMatchObject({ firstSeq: 1, lastSeq: 3, bytes: 3 * SIZE })
+    expect(stats.counters.evicted).toBe(0)
+    await outbox.append([sameSize(13)])
+    expect((await outbox.stats()).counters.evicted).toBe(1)
   })
 
   test('eviction inside one group-committed batch (records appended and evicted together)', async () => {

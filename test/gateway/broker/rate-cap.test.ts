@@ -4,6 +4,7 @@
 // so the upstream's new cursor starts before the oldest record.
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type Deadline, deadline } from '../../helpers/deadline.js'
 import { type Cloud, createCloud, haveMosquitto, publishReadings } from '../../helpers/e2e.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { type RunningGateway, startGateway } from './harness.js'
@@ -25,7 +26,11 @@ describe.runIf(haveMosquitto())('maxRatePerSec', () => {
   })
 
   /** Builds a backlog, starts a gateway that forwards it, and returns the ms until all of it arrived. */
-  async function drain(gatewayId: string, maxRatePerSec: number | undefined): Promise<number> {
+  async function drain(
+    gatewayId: string,
+    maxRatePerSec: number | undefined,
+    time: Deadline,
+  ): Promise<number> {
     const sink = (cloud as Cloud).sink
     const dataDir = join(tempDir('outpost-rate-'), 'data')
     const offline = await startGateway({ gatewayId }, { dataDir })
@@ -55,7 +60,7 @@ describe.runIf(haveMosquitto())('maxRatePerSec', () => {
     running.push(gw)
     await sink.waitFor(
       () => new Set(mine().map((m) => m.seq)).size >= BACKLOG,
-      60_000,
+      time.left(),
       () => `${mine().length}/${BACKLOG} from ${gatewayId}`,
     )
     const elapsed = performance.now() - started
@@ -65,14 +70,15 @@ describe.runIf(haveMosquitto())('maxRatePerSec', () => {
     return elapsed
   }
 
-  test(`a backlog of ${BACKLOG} at maxRatePerSec ${RATE} takes about ${BACKLOG / RATE} s, and all of it arrives`, async () => {
-    const capped = await drain('gw-capped', RATE)
+  test(`a backlog of ${BACKLOG} at maxRatePerSec ${RATE} takes about ${BACKLOG / RATE} s, and all of it arrives`, async (ctx) => {
+    const time = deadline(ctx)
+    const capped = await drain('gw-capped', RATE, time)
     times.capped = Math.round(capped)
     // (BACKLOG - burst of RATE/10) / RATE = 2.9 s at the least; allow for timer granularity.
     expect(capped).toBeGreaterThanOrEqual(2500)
     expect(capped).toBeLessThan(30_000)
 
-    const free = await drain('gw-uncapped', undefined)
+    const free = await drain('gw-uncapped', undefined, time)
     times.uncapped = Math.round(free)
     expect(free).toBeLessThan(capped * 0.6)
   })

@@ -1,0 +1,130 @@
+// The mutation list: plausible bugs in the critical paths, each with the tests that must catch it
+// (issue #12). `npm run mutate -- [NAME…]` applies one at a time to a temp copy of the repo and runs
+// its tests (scripts/mutate/run.ts). This file is data only: when code moves, re-point `file` and
+// `original` here (test/scripts/mutations.test.ts fails while an original text is not found exactly
+// once).
+//
+// `original` must occur exactly once in `file`; it is replaced by `replacement` verbatim.
+
+export interface Mutation {
+  name: string
+  /** The promise the bug breaks, as a reader of the results would put it. */
+  bug: string
+  /** Path from the repo root. */
+  file: string
+  original: string
+  replacement: string
+  /** Test files (from the repo root) of which at least one must fail with the bug in place. */
+  tests: string[]
+}
+
+export const MUTATIONS: readonly Mutation[] = [
+  {
+    name: 'fsync-unsynced',
+    bug: 'fsync mode writes batches with sync: false (still counted as synced)',
+    file: 'store/outbox.ts',
+    original: 'await this.writeBatch(batch, { sync: syncNow })',
+    replacement: "await this.writeBatch(batch, { sync: syncNow && this.durability !== 'fsync' })",
+    tests: ['test/store/outbox-durability.test.ts', 'test/store/outbox-power-loss.test.ts'],
+  },
+  {
+    name: 'maxbytes-exact-fit',
+    bug: 'maxBytes check > becomes >= (an exact fit is refused)',
+    file: 'store/outbox.ts',
+    original: 'const overBytes = s.endOffset - s.firstOffset + p.bytes > maxBytes',
+    replacement: 'const overBytes = s.endOffset - s.firstOffset + p.bytes >= maxBytes',
+    tests: ['test/store/outbox-limits.test.ts'],
+  },
+  {
+    name: 'forwarder-sends-all',
+    bug: 'a forwarder also sends records routed only to other upstreams',
+    file: 'gateway/forward/mqtt-forwarder.ts',
+    original: 'return d.topic ?? r.topic\n    return undefined',
+    replacement: 'return d.topic ?? r.topic\n    return r.topic',
+    tests: ['test/e2e/routes.test.ts'],
+  },
+  {
+    name: 'forwarder-ignores-topic',
+    bug: 'a forwarder ignores the per-upstream rendered topic',
+    file: 'gateway/forward/mqtt-forwarder.ts',
+    original: 'if (d.upstream === this.name) return d.topic ?? r.topic',
+    replacement: 'if (d.upstream === this.name) return r.topic',
+    tests: ['test/e2e/routes.test.ts'],
+  },
+  {
+    name: 'start-exit-1',
+    bug: '`outpost start` exits 1 instead of 78 on an invalid config',
+    file: 'gateway/cli/start.ts',
+    original: 'return EXIT.CONFIG // before any socket or file is opened',
+    replacement: 'return EXIT.FAILURE // before any socket or file is opened',
+    tests: ['test/gateway/cli/start.test.ts'],
+  },
+  {
+    name: 'retain-dropped',
+    bug: 'the forwarder publishes upstream with retain: false always',
+    file: 'gateway/forward/mqtt-forwarder.ts',
+    original: 'const options: IClientPublishOptions = { qos, retain: r.retain }',
+    replacement: 'const options: IClientPublishOptions = { qos, retain: false }',
+    tests: ['test/e2e/retain.test.ts'],
+  },
+  {
+    name: 'slot-freed-early',
+    bug: 'a window slot is freed at the ack, before its cursor commit is written',
+    file: 'gateway/forward/mqtt-forwarder.ts',
+    original: [
+      '        this.outbox.commit(this.name, moved).then(() => {',
+      '          if (retired > persistedRetired) persistedRetired = retired',
+      '          wake()',
+      '        })',
+    ].join('\n'),
+    replacement: [
+      '        if (retired > persistedRetired) persistedRetired = retired',
+      '        wake()',
+      '        void this.outbox.commit(this.name, moved)',
+    ].join('\n'),
+    tests: ['test/gateway/forward/forwarder-window.test.ts'],
+  },
+  {
+    name: 'downlink-acks-first',
+    bug: 'the downlink acknowledges upstream before the local publish',
+    file: 'gateway/forward/downlink.ts',
+    original: [
+      '    publishLocal({ topic: target, payload, qos: entry.qos, retain: packet.retain }).then(',
+      '      () => {',
+      '        this.counters.downlinkDelivered++',
+      '        done()',
+      '      },',
+    ].join('\n'),
+    replacement: [
+      '    done()',
+      '    publishLocal({ topic: target, payload, qos: entry.qos, retain: packet.retain }).then(',
+      '      () => {',
+      '        this.counters.downlinkDelivered++',
+      '      },',
+    ].join('\n'),
+    tests: ['test/gateway/forward/downlink-ack.test.ts'],
+  },
+  // Not in the issue's table: the weak spot graceful-stop could not see.
+  {
+    name: 'puback-before-commit',
+    bug: 'the broker sends a QoS 1 PUBACK before the outbox commit',
+    file: 'gateway/broker/broker.ts',
+    original: [
+      '    const routed = this.opts.ingest(msg, (err) => {',
+      '      if (err === null) {',
+      '        this.counters.stored++',
+      '        done(null)',
+      '        return',
+      '      }',
+    ].join('\n'),
+    replacement: [
+      '    done(null)',
+      '    const routed = this.opts.ingest(msg, (err) => {',
+      '      if (err === null) {',
+      '        this.counters.stored++',
+      '        return',
+      '      }',
+    ].join('\n'),
+    tests: ['test/gateway/broker/puback-after-commit.test.ts'],
+  },
+]
