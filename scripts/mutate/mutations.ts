@@ -22,17 +22,17 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: 'fsync-unsynced',
     bug: 'fsync mode writes batches with sync: false (still counted as synced)',
-    file: 'store/outbox.ts',
-    original: 'await this.writeBatch(batch, { sync: syncNow })',
-    replacement: "await this.writeBatch(batch, { sync: syncNow && this.durability !== 'fsync' })",
+    file: 'store/log-writer.ts',
+    original: 'await this.opts.writeBatch(batch, { sync: syncNow })',
+    replacement: "await this.opts.writeBatch(batch, { sync: syncNow && this.opts.durability !== 'fsync' })",
     tests: ['test/store/outbox-durability.test.ts', 'test/store/outbox-power-loss.test.ts'],
   },
   {
     name: 'maxbytes-exact-fit',
     bug: 'maxBytes check > becomes >= (an exact fit is refused)',
-    file: 'store/outbox.ts',
-    original: 'const overBytes = s.endOffset - s.firstOffset + p.bytes > maxBytes',
-    replacement: 'const overBytes = s.endOffset - s.firstOffset + p.bytes >= maxBytes',
+    file: 'store/limits.ts',
+    original: 'const overBytes = s.endOffset - s.firstOffset + a.bytes > maxBytes',
+    replacement: 'const overBytes = s.endOffset - s.firstOffset + a.bytes >= maxBytes',
     tests: ['test/store/outbox-limits.test.ts'],
   },
   {
