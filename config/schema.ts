@@ -124,6 +124,14 @@ const outbox = z.strictObject({
       'fsync: PUBACK after the batch is on disk. batch: fsync at most every syncIntervalMs. none: OS buffers.',
     ),
   syncIntervalMs: z.number().int().min(1).max(60000).default(100),
+  commitDelayMs: z
+    .number()
+    .min(0)
+    .max(1000)
+    .default(0)
+    .describe(
+      'fsync mode: appends wait up to this long to share an fsync (fewer SD-card writes for sparse loads); the PUBACK still follows the fsync.',
+    ),
   maxBytes: size('maxBytes').default(2 ** 30),
   maxMessages: z.number().int().positive().optional(),
   maxAgeSec: z.number().int().positive().optional(),
@@ -287,6 +295,7 @@ export const configSchema = z
     outbox: outbox.default({
       durability: 'fsync',
       syncIntervalMs: 100,
+      commitDelayMs: 0,
       maxBytes: 2 ** 30,
       whenFull: 'reject',
       minFreeDiskBytes: 64 * 2 ** 20,

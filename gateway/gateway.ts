@@ -59,6 +59,7 @@ export class Gateway {
         dir: config.dataDir,
         durability: config.outbox.durability,
         syncIntervalMs: config.outbox.syncIntervalMs,
+        commitDelayMs: config.outbox.commitDelayMs,
         maxBytes: config.outbox.maxBytes,
         maxMessages: config.outbox.maxMessages,
         maxAgeSec: config.outbox.maxAgeSec,

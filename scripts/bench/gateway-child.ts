@@ -26,6 +26,8 @@ export interface GatewayChildOptions {
   /** Default "bench". */
   gatewayId?: string
   durability: 'fsync' | 'batch' | 'none'
+  /** outbox.commitDelayMs (fsync mode). */
+  commitDelayMs?: number
   upstream?: GatewayUpstream
   logLevel?: 'warn' | 'info' | 'error'
   /** Extra arguments for node itself (e.g. --cpu-prof --cpu-prof-dir DIR). */
@@ -126,7 +128,7 @@ function gatewayConfig(opts: GatewayChildOptions, port: number, httpPort: number
     dataDir: opts.dataDir,
     log: { level: opts.logLevel ?? 'warn' },
     broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port }], allowAnonymous: true },
-    outbox: { durability: opts.durability },
+    outbox: { durability: opts.durability, commitDelayMs: opts.commitDelayMs ?? 0 },
     upstreams: opts.upstream
       ? [
           {
