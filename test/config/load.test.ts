@@ -57,6 +57,7 @@ describe('the bundled configs', () => {
     expect(config.outbox).toEqual({
       durability: 'fsync',
       syncIntervalMs: 100,
+      commitDelayMs: 0,
       maxBytes: 4 * GiB,
       maxMessages: 50_000_000,
       maxAgeSec: 2_592_000,
@@ -123,6 +124,7 @@ describe('defaults', () => {
       outbox: {
         durability: 'fsync',
         syncIntervalMs: 100,
+        commitDelayMs: 0,
         maxBytes: GiB,
         whenFull: 'reject',
         minFreeDiskBytes: 64 * MiB,
@@ -143,6 +145,7 @@ describe('defaults', () => {
     expect(config.outbox).toEqual({
       durability: 'fsync',
       syncIntervalMs: 100,
+      commitDelayMs: 0,
       maxBytes: GiB,
       whenFull: 'drop-oldest',
       minFreeDiskBytes: 64 * MiB,
