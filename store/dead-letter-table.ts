@@ -3,7 +3,9 @@
 // and deletes waiting for the next batch. Like cursor moves, they ride in the writer's batches, so a
 // dead letter is on disk before the cursor that skips its record can be.
 import { type DeadLetterReason, deadKey, encodeDeadLetter, parseDeadKey } from './dead-letter-codec.js'
+import { oldestDeadKeys } from './dead-letter-reads.js'
 import type { OutboxRecord } from './record-codec.js'
+import type { OutboxDatabase } from './segment-reader.js'
 
 /** Persisted with the outbox state. */
 export interface DeadLetterState {
@@ -152,5 +154,28 @@ export class DeadLetterTable {
     for (const p of this.puts.splice(0)) p.done(err)
     for (const d of this.dels.splice(0)) d.done(err)
     this.deleting.clear()
+  }
+
+  /** Puts the dead-letter changes in `batch`; returns them and the dead-letter state after it. */
+  async writeInto(
+    db: OutboxDatabase,
+    batch: { put(key: Buffer, value: Buffer): void; del(key: Buffer): void },
+    requeued: ReadonlyArray<{ key: Buffer; by: 'requeued' }>,
+  ): Promise<{ dead: DeadLetterState; deadChanges: DeadLetterChanges }> {
+    const deadChanges = this.changes()
+    for (const p of deadChanges.puts) batch.put(p.key, p.value)
+    for (const d of deadChanges.dels) batch.del(d.key)
+    const removed: Array<{ key: Buffer; by: RemovedBy }> = [...requeued]
+    let dead = this.next(deadChanges, removed)
+    if (dead.bytes > this.maxBytes) {
+      const going = new Set([...removed, ...deadChanges.dels].map((d) => d.key.toString('hex')))
+      const skip = (key: Buffer) => going.has(key.toString('hex')) || this.isDeleting(key)
+      for (const key of await oldestDeadKeys(db, dead.bytes - this.maxBytes, skip)) {
+        batch.del(key)
+        removed.push({ key, by: 'evicted' })
+      }
+      dead = this.next(deadChanges, removed)
+    }
+    return { dead, deadChanges }
   }
 }

@@ -2,13 +2,9 @@
 // (or when a sync is due), one fsync. Retention, expiry, the appends, evictions, cursor moves and the
 // outbox state ride in the same batch, so every crash leaves a consistent prefix of them. The writer
 // works on a copy of the state and adopts it only once the batch is written.
-//
-// Byte accounting without scans: every record stores `offset`, the number of log bytes appended before
-// it. The bytes held by records [a, b] are offset(b) + size(b) - offset(a), so retention and eviction
-// need one point read, never a scan.
+// Where the bottom of the log moves: log-bottom.ts; how records are packed: segment-packer.ts.
 import type { CursorTable } from './cursor-table.js'
-import { oldestDeadKeys } from './dead-letter-reads.js'
-import type { DeadLetterChanges, DeadLetterState, DeadLetterTable, RemovedBy } from './dead-letter-table.js'
+import type { DeadLetterState, DeadLetterTable } from './dead-letter-table.js'
 import type { DiskGuard } from './disk-guard.js'
 import { OutboxError } from './errors.js'
 import type { PendingAppend, Written } from './group-commit.js'
@@ -16,15 +12,11 @@ import { settle } from './group-commit.js'
 import { Herd } from './herd.js'
 import { cursorKey, encodeSeq, STATE_KEY } from './keys.js'
 import { type AppendSize, EVICT, EXPIRY_CHUNK, type Limits } from './limits.js'
+import { type Drop, LogBottom } from './log-bottom.js'
 import { addCounters, encodeState, type LogState, type OutboxCounters } from './outbox-state.js'
-import { type OutboxRecord, writeRecord } from './record-codec.js'
-import {
-  RECORD_OVERHEAD,
-  SEGMENT_FORMAT,
-  SEGMENT_MAX_BYTES,
-  SEGMENT_MAX_RECORDS,
-  segmentKey,
-} from './segment.js'
+import type { OutboxRecord } from './record-codec.js'
+import { RECORD_OVERHEAD } from './segment.js'
+import { SegmentPacker } from './segment-packer.js'
 import type { OutboxDatabase, SegmentReader } from './segment-reader.js'
 
 export type Durability = 'fsync' | 'batch' | 'none'
@@ -61,31 +53,10 @@ export interface LogWriterOptions {
   onReadFailed(err: unknown): void
 }
 
-/** Records dropped from the bottom of the log by one move of firstSeq. */
-interface Drop {
-  /** The first and last missing record found (when `lost` > 0). */
-  lostFrom: number
-  lostTo: number
-  /** Segments now wholly below firstSeq. */
-  keys: Buffer[]
-  freed: number
-  present: number
-  lost: number
-}
-
 type Delta = { evicted: number; expired: number; lostCorrupt: number }
 
 /** After a housekeeping read fails, retention and expiry wait this long (a repair runs meanwhile). */
 const HOUSEKEEPING_PAUSE_MS = 1000
-
-/** A segment being built by the writer. */
-interface SegmentDraft {
-  first: number
-  records: OutboxRecord[]
-  lengths: number[]
-  offsets: number[]
-  bytes: number
-}
 
 export class LogWriter {
   state: LogState = { firstSeq: 1, lastSeq: 0, firstSegment: 1, firstOffset: 0, endOffset: 0 }
@@ -98,7 +69,11 @@ export class LogWriter {
   private persisted = ''
   private housekeepingPausedUntil = 0
 
-  constructor(private readonly opts: LogWriterOptions) {}
+  private readonly bottom: LogBottom
+
+  constructor(private readonly opts: LogWriterOptions) {
+    this.bottom = new LogBottom(opts.reader, opts.db, () => this.state.lastSeq)
+  }
 
   /** The state as found on disk (at open and after a reopen). */
   load(state: LogState, persistedCounters: OutboxCounters, dead: DeadLetterState): void {
@@ -145,11 +120,11 @@ export class LogWriter {
         const drops: Drop[] = []
         const h: LogState = { ...s }
         const target = this.retentionTarget()
-        if (target >= h.firstSeq) drops.push(await this.dropBelow(target + 1, h, []))
+        if (target >= h.firstSeq) drops.push(await this.bottom.dropBelow(target + 1, h, []))
         const cutoff = limits.expiryCutoff(this.opts.now())
         if (this.expiryRequested && cutoff !== undefined) {
           const old = await this.opts.reader.firstNotOlder(db, h.firstSeq, h.lastSeq, cutoff, EXPIRY_CHUNK)
-          const drop = await this.dropBelow(old.keepFrom, h, [])
+          const drop = await this.bottom.dropBelow(old.keepFrom, h, [])
           delta.expired += drop.present
           drops.push(drop)
           this.expiryRequested = old.more
@@ -166,7 +141,7 @@ export class LogWriter {
     const accepted: PendingAppend[] = []
     const requeued: Array<{ key: Buffer; by: 'requeued' }> = []
     const batchOffsets: number[] = [] // this batch's offsets, by seq - (this.state.lastSeq + 1)
-    let draft: SegmentDraft | undefined
+    const packer = new SegmentPacker(batch)
     for (const p of taken) {
       const size = { count: p.records.length, bytes: p.bytes }
       let refusal = limits.check(size, s)
@@ -178,22 +153,10 @@ export class LogWriter {
       p.first = s.lastSeq + 1
       for (let i = 0; i < p.records.length; i++) {
         const length = p.lengths[i] as number
-        const recordSize = RECORD_OVERHEAD + length
         s.lastSeq++
-        if (
-          draft === undefined ||
-          draft.records.length >= SEGMENT_MAX_RECORDS ||
-          (draft.bytes + recordSize > SEGMENT_MAX_BYTES && draft.records.length > 0)
-        ) {
-          if (draft) putSegment(batch, draft)
-          draft = { first: s.lastSeq, records: [], lengths: [], offsets: [], bytes: 0 }
-        }
-        draft.records.push(p.records[i] as OutboxRecord)
-        draft.lengths.push(length)
-        draft.offsets.push(s.endOffset)
-        draft.bytes += recordSize
+        packer.add(s.lastSeq, p.records[i] as OutboxRecord, length, s.endOffset)
         batchOffsets.push(s.endOffset)
-        s.endOffset += recordSize
+        s.endOffset += RECORD_OVERHEAD + length
       }
       ops += p.records.length
       accepted.push(p)
@@ -202,7 +165,7 @@ export class LogWriter {
         requeued.push({ key, by: 'requeued' })
       }
     }
-    if (draft) putSegment(batch, draft)
+    packer.finish()
 
     // 4. Cursors, then the state whenever it differs from what the disk holds.
     const cursorChanges = cursors.changes()
@@ -211,7 +174,7 @@ export class LogWriter {
     ops += cursorChanges.writes.length + cursorChanges.removes.length
 
     // 5. Dead letters: new ones, deletes, and the oldest evicted while over their bound.
-    const { dead, deadChanges } = await this.deadLetters(db, batch, requeued)
+    const { dead, deadChanges } = await this.opts.deadLetters.writeInto(db, batch, requeued)
     ops += deadChanges.puts.length + deadChanges.dels.length
     const stateText = this.stateText(s, addCounters(counters, delta), dead)
     if (stateText !== this.persisted || ops === 0) batch.put(STATE_KEY, Buffer.from(stateText))
@@ -266,30 +229,6 @@ export class LogWriter {
     }).toString('utf8')
   }
 
-  /** Puts the dead-letter changes in `batch`; returns them and the dead-letter state after it. */
-  private async deadLetters(
-    db: OutboxDatabase,
-    batch: OutboxBatch,
-    requeued: ReadonlyArray<{ key: Buffer; by: 'requeued' }>,
-  ): Promise<{ dead: DeadLetterState; deadChanges: DeadLetterChanges }> {
-    const table = this.opts.deadLetters
-    const deadChanges = table.changes()
-    for (const p of deadChanges.puts) batch.put(p.key, p.value)
-    for (const d of deadChanges.dels) batch.del(d.key)
-    const removed: Array<{ key: Buffer; by: RemovedBy }> = [...requeued]
-    let dead = table.next(deadChanges, removed)
-    if (dead.bytes > table.maxBytes) {
-      const going = new Set([...removed, ...deadChanges.dels].map((d) => d.key.toString('hex')))
-      const skip = (key: Buffer) => going.has(key.toString('hex')) || table.isDeleting(key)
-      for (const key of await oldestDeadKeys(db, dead.bytes - table.maxBytes, skip)) {
-        batch.del(key)
-        removed.push({ key, by: 'evicted' })
-      }
-      dead = table.next(deadChanges, removed)
-    }
-    return { dead, deadChanges }
-  }
-
   /** Highest sequence number every cursor is done with (-1 when there are no cursors: keep everything). */
   private retentionTarget(): number {
     const min = this.opts.cursors.min()
@@ -310,9 +249,9 @@ export class LogWriter {
     try {
       const h: LogState = { ...s }
       const k = await this.opts.limits.keepFrom(size, h, (offset) =>
-        this.firstSeqWithOffsetAtLeast(offset, h, batchOffsets),
+        this.bottom.firstSeqWithOffsetAtLeast(offset, h, batchOffsets),
       )
-      const drop = await this.dropBelow(k, h, batchOffsets)
+      const drop = await this.bottom.dropBelow(k, h, batchOffsets)
       Object.assign(s, h)
       delta.evicted += drop.present
       this.opts.onDeleted(this.apply(drop, batch, delta))
@@ -329,44 +268,6 @@ export class LogWriter {
     }
   }
 
-  /**
-   * Drops records [s.firstSeq, newFirst): moves `s`, and returns the segments now wholly below it (to
-   * delete), the log bytes freed, and how many of the dropped records were there and how many had gone
-   * missing (a damaged store: counted once, here, as the log passes them). Nothing goes into a batch
-   * yet, so a read that fails midway leaves the batch as it was.
-   */
-  private async dropBelow(newFirst: number, s: LogState, batchOffsets: number[]): Promise<Drop> {
-    const drop: Drop = { lostFrom: 0, lostTo: 0, keys: [], freed: 0, present: 0, lost: 0 }
-    if (newFirst <= s.firstSeq) return drop
-    const newFirstOffset = await this.offsetOf(newFirst, s, batchOffsets)
-    // Records of this very batch (evicted before they were ever written) are not in the database.
-    const inDb = Math.min(newFirst, this.state.lastSeq + 1)
-    drop.present = newFirst - Math.max(s.firstSeq, inDb)
-    let expect = s.firstSeq // the next record the segments should hold
-    const gap = (to: number) => {
-      if (to <= expect) return
-      drop.lost += to - expect
-      drop.lostFrom ||= expect
-      drop.lostTo = to - 1
-    }
-    for (const seg of await this.opts.reader.segmentsBelow(this.opts.db(), s.firstSegment, newFirst)) {
-      gap(Math.min(seg.firstSeq, inDb))
-      const to = Math.min(seg.firstSeq + seg.count, inDb)
-      if (to > expect) {
-        drop.present += to - Math.max(seg.firstSeq, expect)
-        expect = to
-      }
-      if (seg.firstSeq + seg.count > newFirst) break
-      drop.keys.push(seg.key)
-      s.firstSegment = seg.firstSeq + seg.count
-    }
-    gap(inDb)
-    drop.freed = newFirstOffset - s.firstOffset
-    s.firstSeq = newFirst
-    s.firstOffset = newFirstOffset
-    return drop
-  }
-
   /** Puts a drop's deletes in the batch and counts what was lost; returns the log bytes freed. */
   private apply(drop: Drop, batch: OutboxBatch, delta: Delta): number {
     for (const key of drop.keys) batch.del(key)
@@ -375,17 +276,6 @@ export class LogWriter {
       this.opts.onLost(drop.lostFrom, drop.lostTo, drop.lost)
     }
     return drop.freed
-  }
-
-  /** Offset of record `seq` in the working state `s` (of the next record present when it is missing). */
-  private async offsetOf(seq: number, s: LogState, batchOffsets: number[]): Promise<number> {
-    if (seq > s.lastSeq) return s.endOffset
-    if (seq <= s.firstSeq) return s.firstOffset
-    const inBatch = seq - (this.state.lastSeq + 1)
-    if (inBatch >= 0) return batchOffsets[inBatch] as number
-    const next = await this.opts.reader.presentFrom(this.opts.db(), seq)
-    if (next !== undefined && next.seq <= this.state.lastSeq) return next.offset
-    return batchOffsets.length > 0 ? (batchOffsets[0] as number) : s.endOffset
   }
 
   /** Whether retention and expiry may read now (not for a while after one of their reads failed). */
@@ -397,34 +287,4 @@ export class LogWriter {
     this.housekeepingPausedUntil = this.opts.now() + HOUSEKEEPING_PAUSE_MS
     this.opts.onReadFailed(err)
   }
-
-  /** Binary search: lowest seq in [firstSeq, lastSeq + 1] whose offset is ≥ `offset`. */
-  private async firstSeqWithOffsetAtLeast(
-    offset: number,
-    s: LogState,
-    batchOffsets: number[],
-  ): Promise<number> {
-    let lo = s.firstSeq
-    let hi = s.lastSeq + 1
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2)
-      if ((await this.offsetOf(mid, s, batchOffsets)) >= offset) hi = mid
-      else lo = mid + 1
-    }
-    return lo
-  }
-}
-
-/** Encodes a draft segment in one buffer and puts it in the batch. */
-function putSegment(batch: OutboxBatch, draft: SegmentDraft): void {
-  const value = Buffer.allocUnsafe(1 + draft.bytes)
-  value[0] = SEGMENT_FORMAT
-  let pos = 1
-  for (let i = 0; i < draft.records.length; i++) {
-    const length = draft.lengths[i] as number
-    value.writeUInt32BE(length, pos)
-    writeRecord(value, pos + RECORD_OVERHEAD, draft.records[i] as OutboxRecord, draft.offsets[i] as number)
-    pos += RECORD_OVERHEAD + length
-  }
-  batch.put(segmentKey(draft.first, draft.records.length), value)
 }

@@ -7,7 +7,8 @@
 //   limits.ts         maxBytes / maxMessages / free disk / maxAgeSec, and what drop-oldest evicts
 //   segment-reader.ts reads of the segments (segment.ts: their layout; record-codec.ts: a record's)
 //   load-log.ts       what opening reads (a handful of reads, whatever the backlog)
-//   recovery.ts       close + reopen after a failed write, with backoff; waits out a full disk
+//   health.ts         a failed write or a damaged file: refuse, repair, recover (recovery.ts: reopen
+//                     with backoff, waiting out a full disk; damage.ts: what was found)
 //   outbox-db.ts      the LevelDB handle, reads gated around a reopen
 //   cursor-table.ts   cursor positions and who waits for them to be written
 //   lifecycle.ts      open → recovering (after a failed write) → open … → closing → closed
@@ -20,7 +21,7 @@ import { Damage } from './damage.js'
 import { DeadLetterTable } from './dead-letter-table.js'
 import { DeadLetters } from './dead-letters.js'
 import { DiskGuard } from './disk-guard.js'
-import { OutboxError, writeFailure } from './errors.js'
+import { OutboxError } from './errors.js'
 import {
   type AppendCallback,
   GroupCommit,
@@ -28,17 +29,17 @@ import {
   pendingAppend,
   settle,
 } from './group-commit.js'
+import { Health } from './health.js'
 import { startHousekeeping } from './housekeeping.js'
 import { Lifecycle } from './lifecycle.js'
 import { Limits } from './limits.js'
 import { loadLog } from './load-log.js'
 import { type Durability, defaultBatchWriter, LogWriter } from './log-writer.js'
-import { closedError, isDamage, OutboxDb, rootMessage } from './outbox-db.js'
+import { closedError, OutboxDb } from './outbox-db.js'
 import { type OutboxLogger, type OutboxOptions, type ReadOptions, silentLogger } from './outbox-options.js'
 import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbox-state.js'
 import { cursorStats, type OutboxStats } from './outbox-stats.js'
 import type { OutboxRecord, StoredRecord } from './record-codec.js'
-import { Recovery } from './recovery.js'
 import { SegmentReader } from './segment-reader.js'
 
 export type { AppendCallback } from './group-commit.js'
@@ -69,7 +70,7 @@ export class Outbox {
   private readonly appendWaiters = new AppendWaiters()
   private readonly syncIntervalMs: number
   private readonly compactor: Compactor
-  private readonly recovery: Recovery
+  private readonly health: Health
   private timers: NodeJS.Timeout[] = []
   private closed: Promise<void> | undefined
 
@@ -90,7 +91,7 @@ export class Outbox {
     this.reader = new SegmentReader((first, last, why) => {
       this.counters.lostCorrupt += this.damage.unreadable(first, last, why)
     })
-    this.db = new OutboxDb(options.dir, (err) => this.repairSoon(err))
+    this.db = new OutboxDb(options.dir, (err) => this.health.readFailed(err))
     this.compactor = new Compactor({
       db: this.db,
       afterBytes: options.compactAfterBytes ?? Math.min(64 * 2 ** 20, Math.max(2 ** 20, maxBytes / 16)),
@@ -136,31 +137,27 @@ export class Outbox {
       onDeleted: (bytes) => this.compactor.deleted(bytes),
       onAppended: () => this.appendWaiters.appended(this.writer.state.lastSeq),
       onLost: (first, last, count) => this.damage.missing(first, last, count),
-      onReadFailed: (err) => this.repairSoon(err),
+      onReadFailed: (err) => this.health.readFailed(err),
     })
-    this.recovery = new Recovery({
+    this.health = new Health({
       dir: this.dir,
+      db: this.db,
       disk: this.disk,
       log: this.log,
-      db: this.db,
-      load: async () => {
-        await this.loadState()
-        await this.disk.refresh()
-      },
-      repairing: () => this.damage.repairs++,
-      recovered: (attempts) => {
-        this.life.recovered()
-        this.log.info({ attempt: attempts, lastSeq: this.lastSeq }, 'outbox recovered')
-        void this.disk.ensureReserve().catch(() => undefined)
-        this.commits.kick()
-      },
+      life: this.life,
+      damage: this.damage,
+      counters: this.counters,
+      load: () => this.loadState(),
+      refuseAll: (taken, err) => this.commits.fail([...taken, ...this.commits.takeAll()], err),
+      kick: () => this.commits.kick(),
+      lastSeq: () => this.lastSeq,
     })
     this.commits = new GroupCommit(
       {
         writable: () => this.writable(),
         hasOtherWork: () => this.writer.hasOtherWork(),
         write: (taken) => this.writer.write(taken),
-        failed: (err, taken) => this.onWriteFailed(err, taken),
+        failed: (err, taken) => this.health.writeFailed(err, taken),
       },
       this.durability === 'fsync' ? (options.commitDelayMs ?? 0) : 0,
     )
@@ -170,13 +167,7 @@ export class Outbox {
   static async open(options: OutboxOptions): Promise<Outbox> {
     const outbox = new Outbox(options)
     await mkdir(options.dir, { recursive: true })
-    await outbox.db.openOrRepair(
-      () => outbox.loadState(),
-      (err) => {
-        outbox.damage.found(`the database could not be opened or read (${rootMessage(err)}): repaired`)
-        outbox.damage.repairs++
-      },
-    )
+    await outbox.health.open()
     await outbox.disk.refresh()
     await outbox.disk.ensureReserve().catch((err: unknown) => {
       outbox.log.warn({ err }, 'could not create the disk reserve file')
@@ -369,7 +360,7 @@ export class Outbox {
     this.commits.hurry()
     const compacting = this.compactor.stop()
     if (healthy) await this.commits.flush()
-    await this.recovery.stop()
+    await this.health.stop()
     // A recovery that reopened the database just now leaves pending cursor moves to write.
     if (this.writable()) await this.commits.flush()
     await compacting
@@ -397,23 +388,6 @@ export class Outbox {
 
   private assertOpen(): void {
     if (this.life.phase === 'closed') throw closedError()
-  }
-
-  private onWriteFailed(err: unknown, taken: PendingAppend[]): void {
-    const failure = writeFailure(err)
-    // Nothing of the batch was adopted: the appends it took (and any queued behind it) fail; cursor
-    // moves stay dirty and are written after recovery.
-    this.counters.writeFailed += this.commits.fail([...taken, ...this.commits.takeAll()], failure)
-    this.log.error({ err, code: failure.code }, 'outbox write failed; recovering')
-    if (this.life.writeFailed(failure))
-      this.recovery.start({ noSpace: failure.code === 'OUTPOST_OUTBOX_NO_SPACE', repair: isDamage(err) })
-  }
-
-  /** A read failed on a damaged file: repair the database (appends wait meanwhile) instead of failing for ever. */
-  private repairSoon(err: unknown): void {
-    if (!isDamage(err) || !this.life.writeFailed(writeFailure(err))) return
-    this.damage.found(`a read failed (${rootMessage(err)}): repairing the database`)
-    this.recovery.start({ noSpace: false, repair: true })
   }
 
   /** Reads the state, the last segment and the cursors: a handful of reads, whatever the backlog. */
