@@ -127,4 +127,22 @@ export const MUTATIONS: readonly Mutation[] = [
     ].join('\n'),
     tests: ['test/gateway/broker/puback-after-commit.test.ts'],
   },
+  // The store's later promises (#7): retention never deletes a segment that still holds a live record,
+  // and a damaged store never hands out a sequence number twice.
+  {
+    name: 'retention-deletes-live-segment',
+    bug: 'retention deletes the segment holding the new first record',
+    file: 'store/log-bottom.ts',
+    original: 'if (seg.firstSeq + seg.count > newFirst) break',
+    replacement: 'if (seg.firstSeq + seg.count > newFirst + 1) break',
+    tests: ['test/store/outbox-segments.test.ts', 'test/store/outbox-contract.test.ts'],
+  },
+  {
+    name: 'seq-reused-after-damage',
+    bug: 'a cursor past the end of a damaged log is ignored: new readings reuse sequence numbers',
+    file: 'store/load-log.ts',
+    original: '    lastSeq = position\n',
+    replacement: '\n',
+    tests: ['test/store/outbox-damage.test.ts'],
+  },
 ]

@@ -92,6 +92,23 @@ describe('segments', () => {
     expect(await o.append([rec(601)])).toBe(601)
   })
 
+  test('retention to the last record of a segment keeps that segment (its last record is still live)', async () => {
+    const dir = tempDir()
+    const o = await outboxIn(dir)
+    o.cursor('up')
+    for (let b = 0; b < 3; b++) await o.append(Array.from({ length: 10 }, (_, i) => rec(b * 10 + i + 1)))
+    await o.commit('up', 19) // the new first record, 20, is the last of segment 11-20
+    await o.flush()
+    expect(o.firstSeq).toBe(20)
+    expect((await readAll(o)).map((r) => r.seq)).toEqual(Array.from({ length: 11 }, (_, i) => 20 + i))
+    expect((await o.stats()).counters.lostCorrupt).toBe(0)
+    await o.close()
+    expect(await segmentsOnDisk(dir)).toEqual([
+      { firstSeq: 11, count: 10 },
+      { firstSeq: 21, count: 10 },
+    ])
+  })
+
   test('many small appends in one batch share segments and keep their order', async () => {
     const dir = tempDir()
     const o = await outboxIn(dir)
