@@ -180,6 +180,23 @@ const mqttUpstream = z.strictObject({
     .describe('Messages published and not yet acknowledged, at most.'),
   keepaliveSec: z.number().int().min(0).max(65535).default(30),
   connectTimeoutMs: z.number().int().min(100).default(10000),
+  ackTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(30000)
+    .describe(
+      'No acknowledgement for the oldest message in flight within this long: the upstream is "stalled" (status, metrics), and the forwarder reconnects and resends.',
+    ),
+  poisonAfterDisconnects: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(3)
+    .describe(
+      'After the upstream drops the connection this many times in a row with the same oldest message unacknowledged (and nothing acknowledged since), that message is sent alone; if the connection drops again, it is dead-lettered ("upstream-disconnect"). 0: never.',
+    ),
   reconnect: backoff.default({ minMs: 500, maxMs: 30000 }),
   maxRatePerSec: z
     .number()

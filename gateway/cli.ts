@@ -12,9 +12,15 @@ const HELP = `outpost — MQTT edge gateway with a durable outbox
 usage:
   outpost start [--config FILE]          run the gateway (default config: config/default.yaml)
   outpost check-config FILE              validate a config, print every problem; exit 78 if invalid
-  outpost outbox stats --data-dir DIR    backlog, cursors and counters of an outbox (gateway stopped)
+  outpost outbox stats --data-dir DIR    backlog, cursors, dead letters and counters (gateway stopped)
   outpost outbox peek --data-dir DIR [--cursor NAME] [--limit N] [--json]
                                          print stored records
+  outpost outbox peek --data-dir DIR --dead [--upstream U] [--reason R] [--limit N] [--json]
+                                         print dead letters: records an upstream will never take
+  outpost outbox requeue --data-dir DIR --dead [--upstream U] [--reason R]
+                                         append dead letters to the log again, for their upstream
+  outpost outbox purge --data-dir DIR --dead [--upstream U] [--reason R]
+                                         delete dead letters (counted)
   outpost passwd USER                    print a password hash line for broker.users
   outpost --help | --version
 

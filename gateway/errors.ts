@@ -13,6 +13,10 @@ export const GATEWAY_ERROR_CODES = [
   'OUTPOST_LISTEN_FAILED',
   /** An upstream connection failed or was lost. */
   'OUTPOST_UPSTREAM_UNAVAILABLE',
+  /** An upstream refused a message with a transient reason code: reconnect, resend after a backoff. */
+  'OUTPOST_UPSTREAM_REFUSED',
+  /** An upstream did not acknowledge the oldest message in flight within ackTimeoutMs: reconnect, resend. */
+  'OUTPOST_UPSTREAM_STALLED',
   /** Stopping did not finish within its deadline. */
   'OUTPOST_STOP_TIMEOUT',
 ] as const

@@ -1,37 +1,49 @@
-// `outpost outbox stats|peek --data-dir D`: inspect the backlog of a stopped gateway (an SD card taken
-// from a dead box). Opening the outbox replays its log, as the gateway would; nothing is deleted.
+// `outpost outbox stats|peek|requeue|purge --data-dir D`: inspect the backlog and the dead letters of a
+// stopped gateway (an SD card taken from a dead box). Opening the outbox replays its log, as the gateway
+// would; stats and peek delete nothing. A running gateway holds the outbox's lock: exit 75.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { formatSize } from '../../config/size.js'
+import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../../store/dead-letters.js'
 import { isOutboxError } from '../../store/errors.js'
-import { Outbox, type OutboxStats } from '../../store/outbox.js'
-import type { StoredRecord } from '../../store/record-codec.js'
+import { Outbox } from '../../store/outbox.js'
 import { type CliIo, EXIT, println, UsageError } from './io.js'
+import { changeDead, peekDead } from './outbox-dead.js'
+import { formatRecord, formatStats, recordJson } from './outbox-format.js'
 
-const USAGE = `usage: outpost outbox stats --data-dir DIR [--json]
-       outpost outbox peek  --data-dir DIR [--cursor NAME] [--limit N] [--json]`
+export const OUTBOX_USAGE = `usage: outpost outbox stats   --data-dir DIR [--json]
+       outpost outbox peek    --data-dir DIR [--cursor NAME] [--limit N] [--json]
+       outpost outbox peek    --data-dir DIR --dead [--upstream U] [--reason R] [--limit N] [--json]
+       outpost outbox requeue --data-dir DIR --dead [--upstream U] [--reason R] [--json]
+       outpost outbox purge   --data-dir DIR --dead [--upstream U] [--reason R] [--json]
+dead-letter reasons: ${DEAD_LETTER_REASONS.join(', ')}`
+
+const SUBCOMMANDS = ['stats', 'peek', 'requeue', 'purge'] as const
+type Sub = (typeof SUBCOMMANDS)[number]
 
 export async function outboxCommand(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args
-  if (sub !== 'stats' && sub !== 'peek') throw new UsageError(USAGE)
-  let parsed: ReturnType<typeof parse>
+  if (!(SUBCOMMANDS as readonly (string | undefined)[]).includes(sub)) throw new UsageError(OUTBOX_USAGE)
+  let o: ReturnType<typeof parse>
   try {
-    parsed = parse(rest)
+    o = parse(sub as Sub, rest)
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${USAGE}`)
+    throw new UsageError(`${(err as Error).message}\n${OUTBOX_USAGE}`)
   }
-  const { dataDir, json, cursor, limit } = parsed
-  if (!existsSync(join(dataDir, 'outbox', 'CURRENT'))) {
-    println(io.stderr, `no outbox in ${dataDir} (expected ${join(dataDir, 'outbox')})`)
+  if (!existsSync(join(o.dataDir, 'outbox', 'CURRENT'))) {
+    println(io.stderr, `no outbox in ${o.dataDir} (expected ${join(o.dataDir, 'outbox')})`)
     return EXIT.UNAVAILABLE
   }
   let outbox: Outbox
   try {
-    outbox = await Outbox.open({ dir: dataDir, reserveBytes: 0, minFreeDiskBytes: 0 })
+    outbox = await Outbox.open({ dir: o.dataDir, reserveBytes: 0, minFreeDiskBytes: 0 })
   } catch (err) {
     if (isOutboxError(err, 'OUTPOST_OUTBOX_LOCKED')) {
-      println(io.stderr, `${err.message}; while it runs, use its HTTP /api/status instead`)
+      const hint =
+        sub === 'requeue' || sub === 'purge'
+          ? `stop the gateway first (${sub} changes the outbox)`
+          : 'while it runs, use its HTTP /api/status instead'
+      println(io.stderr, `${err.message}; ${hint}`)
       return EXIT.TEMPFAIL
     }
     throw err
@@ -39,34 +51,42 @@ export async function outboxCommand(args: string[], io: CliIo): Promise<number> 
   try {
     if (sub === 'stats') {
       const stats = await outbox.stats()
-      println(io.stdout, json ? JSON.stringify(stats) : formatStats(stats, dataDir))
+      println(io.stdout, o.json ? JSON.stringify(stats) : formatStats(stats, o.dataDir))
       return EXIT.OK
     }
+    if (o.dead) {
+      return sub === 'peek'
+        ? await peekDead(outbox, o, io)
+        : await changeDead(outbox, sub as 'requeue' | 'purge', o, io)
+    }
     let after = outbox.firstSeq - 1
-    if (cursor !== undefined) {
-      if (!outbox.cursorNames().includes(cursor)) {
-        println(io.stderr, `no cursor "${cursor}" (cursors: ${outbox.cursorNames().join(', ') || 'none'})`)
+    if (o.cursor !== undefined) {
+      if (!outbox.cursorNames().includes(o.cursor)) {
+        println(io.stderr, `no cursor "${o.cursor}" (cursors: ${outbox.cursorNames().join(', ') || 'none'})`)
         return EXIT.USAGE
       }
-      after = outbox.cursor(cursor)
+      after = outbox.cursor(o.cursor)
     }
-    const records = await outbox.read(after, { maxRecords: limit, maxBytes: Number.POSITIVE_INFINITY })
-    for (const r of records) println(io.stdout, json ? JSON.stringify(recordJson(r)) : formatRecord(r))
-    if (!json && records.length === 0) println(io.stdout, '(no records)')
+    const records = await outbox.read(after, { maxRecords: o.limit, maxBytes: Number.POSITIVE_INFINITY })
+    for (const r of records) println(io.stdout, o.json ? JSON.stringify(recordJson(r)) : formatRecord(r))
+    if (!o.json && records.length === 0) println(io.stdout, '(no records)')
     return EXIT.OK
   } finally {
     await outbox.close()
   }
 }
 
-function parse(args: string[]) {
+function parse(sub: Sub, args: string[]) {
   const { values, positionals } = parseArgs({
     args,
     options: {
       'data-dir': { type: 'string' },
       cursor: { type: 'string' },
-      limit: { type: 'string', default: '20' },
+      limit: { type: 'string' },
       json: { type: 'boolean', default: false },
+      dead: { type: 'boolean', default: false },
+      upstream: { type: 'string' },
+      reason: { type: 'string' },
     },
     strict: true,
     allowPositionals: true,
@@ -74,58 +94,31 @@ function parse(args: string[]) {
   if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`)
   const dataDir = values['data-dir']
   if (!dataDir) throw new Error('--data-dir is required')
-  const limit = Number(values.limit)
-  if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a positive whole number')
-  return { dataDir, json: values.json === true, cursor: values.cursor, limit }
-}
-
-function formatStats(s: OutboxStats, dir: string): string {
-  const age = (ms: number) =>
-    ms === 0 ? '-' : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`
-  const c = s.counters
-  const lines = [
-    `outbox ${dir}: ${s.state}, durability ${s.durability}`,
-    `records   ${s.messages} (seq ${s.firstSeq}..${s.lastSeq}), ${formatSize(s.bytes)} of ${formatSize(s.maxBytes)}${s.maxMessages ? `, max ${s.maxMessages} messages` : ''}`,
-    `disk      ${formatSize(s.diskBytes)} used by the database, ${Number.isFinite(s.diskFreeBytes) ? formatSize(s.diskFreeBytes) : '?'} free`,
-    `appended  ${s.appended} since the outbox was created`,
-    `dropped   ${c.evicted} evicted (drop-oldest), ${c.expired} expired (maxAgeSec), ${c.upstreamRemoved} with a removed upstream`,
-    `refused   ${c.rejectedBytes} over maxBytes, ${c.rejectedMessages} over maxMessages, ${c.rejectedDisk} low disk, ${c.writeFailed} write failures`,
-    s.cursors.length ? 'cursors:' : 'cursors:  none (no upstream has run yet; everything is kept)',
-  ]
-  for (const cur of s.cursors) {
-    lines.push(
-      `  ${cur.name.padEnd(16)} at ${cur.position}, backlog ${cur.backlogMessages} records, ${formatSize(cur.backlogBytes)}, oldest ${age(cur.oldestAgeMs)}`,
-    )
+  const dead = values.dead === true
+  if ((sub === 'requeue' || sub === 'purge') && !dead) {
+    throw new Error(`${sub} works on dead letters: add --dead`)
   }
-  return lines.join('\n')
-}
-
-function payloadPreview(payload: Uint8Array, max = 80): string {
-  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
-  const text = buf.toString('utf8')
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is the point
-  const printable = !/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text)
-  if (printable) return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text)
-  const hex = buf.subarray(0, max / 2).toString('hex')
-  return `0x${hex}${buf.length > max / 2 ? '…' : ''}`
-}
-
-function formatRecord(r: StoredRecord): string {
-  const to = r.to === 'all' ? 'all' : r.to.map((d) => d.upstream).join(',')
-  return `${r.seq} ${new Date(r.ts).toISOString()} qos${r.qos}${r.retain ? ' retain' : ''} ${r.topic} from=${r.origin || '-'} to=${to} ${r.payload.byteLength}B ${payloadPreview(r.payload)}`
-}
-
-function recordJson(r: StoredRecord) {
+  if (sub === 'stats' && dead)
+    throw new Error('stats shows dead letters already; --dead is for peek, requeue, purge')
+  if (!dead && (values.upstream !== undefined || values.reason !== undefined)) {
+    throw new Error('--upstream and --reason select dead letters: add --dead')
+  }
+  if (dead && values.cursor !== undefined)
+    throw new Error('--cursor is for records in the log, not with --dead')
+  if (values.limit !== undefined && sub !== 'peek') throw new Error('--limit is for peek')
+  const limit = Number(values.limit ?? '20')
+  if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit must be a positive whole number')
+  const reason = values.reason
+  if (reason !== undefined && !(DEAD_LETTER_REASONS as readonly string[]).includes(reason)) {
+    throw new Error(`--reason must be one of ${DEAD_LETTER_REASONS.join(', ')} (got "${reason}")`)
+  }
   return {
-    seq: r.seq,
-    ts: new Date(r.ts).toISOString(),
-    topic: r.topic,
-    qos: r.qos,
-    retain: r.retain,
-    origin: r.origin,
-    to: r.to,
-    payloadBase64: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString(
-      'base64',
-    ),
+    dataDir,
+    json: values.json === true,
+    cursor: values.cursor,
+    limit,
+    dead,
+    upstream: values.upstream,
+    reason: reason as DeadLetterReason | undefined,
   }
 }

@@ -25,6 +25,11 @@ export class AckWindow {
     return this.base + this.head
   }
 
+  /** Sequence number of the oldest message not acknowledged yet, if any. */
+  oldest(): number | undefined {
+    return this.head < this.seqs.length ? this.seqs[this.head] : undefined
+  }
+
   /** Adds a message; returns its slot, for ack(). */
   push(seq: number): number {
     this.seqs.push(seq)

@@ -2,26 +2,27 @@
 // a connection of its own).
 //
 // The outbox, not the upstream session, is the source of truth: every connection is a clean session
-// that starts sending right after this upstream's cursor. The cursor moves over the contiguous
-// acknowledged prefix only, so after a crash or a dropped connection nothing unacknowledged is
-// skipped. A message holds its slot in the window (`maxInflight`, or the broker's smaller Receive
-// Maximum) until the cursor past it is written, so a crash resends at most a window's worth:
-// duplicates are bounded by maxInflight, and carry their identity as MQTT 5 user properties
-// (outpost-gateway + outpost-seq).
-import {
-  type IClientOptions,
-  type IClientPublishOptions,
-  type MqttClient,
-  connect as mqttConnect,
-} from 'mqtt'
+// that starts sending right after this upstream's cursor (publish-session.ts: one connection's sending).
+// The cursor moves over the contiguous settled prefix only — acknowledged, not routed here, or moved to
+// the dead letters once the upstream will never take it — so after a crash or a dropped connection
+// nothing unacknowledged is skipped, and nothing is skipped silently. A message holds its slot in the
+// window (`maxInflight`, or the broker's smaller Receive Maximum) until the cursor past it is written,
+// so a crash resends at most a window's worth: duplicates are bounded by maxInflight, and carry their
+// identity as MQTT 5 user properties (outpost-gateway + outpost-seq).
+//
+// What outlives a connection is here: the cursor, the dead letters being written, the poison tracker
+// (poison-tracker.ts: connections the upstream drops on the same message), and whether the upstream is
+// stalled (no acknowledgement within ackTimeoutMs, since when).
+import { type IClientOptions, type MqttClient, connect as mqttConnect, ReasonCodes } from 'mqtt'
 import type { DownlinkConfig, MqttUpstreamConfig } from '../../config/schema.js'
+import type { DeadLetterReason } from '../../store/dead-letters.js'
 import type { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
 import type { LocalMessage } from '../broker/broker.js'
+import { GatewayError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { AckWindow } from './ack-window.js'
-import { sleep } from './backoff.js'
-import { Downlink, type DownlinkStatus } from './downlink.js'
+import { Downlink } from './downlink.js'
+import type { ForwarderStatus } from './forwarder-status.js'
 import {
   type ConnectFn,
   type ConnectionState,
@@ -31,8 +32,12 @@ import {
   redactUrl,
   runConnections,
 } from './mqtt-connection.js'
+import { PoisonTracker } from './poison-tracker.js'
+import { PublishSession, type SessionHost } from './publish-session.js'
 import { RateLimiter } from './rate-limit.js'
+import { disconnectMayBeAboutMessage, hexCode, type Refusal } from './reason-codes.js'
 
+export type { ForwarderState, ForwarderStatus } from './forwarder-status.js'
 export { type ConnectFn, redactUrl }
 
 export interface MqttForwarderOptions {
@@ -46,65 +51,58 @@ export interface MqttForwarderOptions {
   /** The connection factory (a seam for tests); mqtt.connect by default. */
   connect?: ConnectFn
   random?: () => number
+  /** Wall clock, for "stalled since" (default Date.now). */
+  now?: () => number
 }
 
-export type ForwarderState = ConnectionState
-
-export interface ForwarderStatus extends DownlinkStatus {
-  name: string
-  type: 'mqtt'
-  state: ForwarderState
-  url: string
-  /** Last record this upstream acknowledged (the cursor). */
-  position: number
-  inflight: number
-  window: number
-  sent: number
-  acked: number
-  skipped: number
-  connects: number
-  disconnects: number
-  lastError: string | undefined
-  connectedSinceMs: number | undefined
-}
-
-const READ_BATCH = 256
-const READ_BYTES = 1 << 20
-
-export class MqttForwarder {
+export class MqttForwarder implements SessionHost {
   readonly name: string
-  private readonly config: MqttUpstreamConfig
-  private readonly log: Logger
-  private readonly outbox: Outbox
-  private readonly connectFn: ConnectFn
-  private readonly limiter: RateLimiter | undefined
-  private readonly downlink: Downlink
-  private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key'>
-  private readonly clientId: string
-  private readonly stopController = new AbortController()
-  private running: Promise<void> | undefined
-  private acked: number
-  private inflight = 0
-  private window = 0
-  private state: ForwarderState = 'idle'
-  private connectedSince: number | undefined
-  private lastError: string | undefined
-  private readonly counters = {
+  readonly config: MqttUpstreamConfig
+  readonly gatewayId: string
+  readonly outbox: Outbox
+  readonly limiter: RateLimiter | undefined
+  readonly counters = {
     sent: 0,
     acked: 0,
     skipped: 0,
     connects: 0,
     disconnects: 0,
+    stalls: 0,
+    originOmitted: 0,
   }
+  readonly log: Logger
+  private readonly connectFn: ConnectFn
+  private readonly now: () => number
+  private readonly downlink: Downlink
+  private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key'>
+  private readonly clientId: string
+  private readonly stopController = new AbortController()
+  private readonly poison: PoisonTracker
+  /** Dead letters written or being written whose record the cursor has not passed yet, by seq. */
+  private readonly dead = new Map<number, Promise<void>>()
+  private readonly refusals: Record<string, number> = {}
+  private running: Promise<void> | undefined
+  private acked: number
+  private current: PublishSession | undefined
+  private window = 0
+  private maxPacketBytes: number | undefined
+  private connection: ConnectionState = 'idle'
+  private connectedSince: number | undefined
+  private stalledSince: number | undefined
+  private lastError: string | undefined
+  private warnedOrigin = false
   private progressWaiters = new Set<() => void>()
 
   constructor(private readonly opts: MqttForwarderOptions) {
     this.config = opts.config
     this.name = opts.config.name
+    this.gatewayId = opts.gatewayId
     this.log = opts.logger.child({ upstream: this.name })
     this.outbox = opts.outbox
     this.connectFn = opts.connect ?? mqttConnect
+    this.now = opts.now ?? Date.now
     this.limiter = opts.config.maxRatePerSec ? new RateLimiter(opts.config.maxRatePerSec) : undefined
+    this.poison = new PoisonTracker(opts.config.poisonAfterDisconnects)
     this.acked = this.outbox.cursor(this.name)
     this.tls = readTls(opts.config)
     this.clientId = opts.config.clientId ?? `outpost-${opts.gatewayId}-${this.name}`
@@ -129,11 +127,11 @@ export class MqttForwarder {
     })
   }
 
-  /** Waits until everything appended so far is acknowledged, the upstream is unreachable, or `timeoutMs` passes. */
+  /** Waits until everything appended so far is settled, the upstream is unreachable, or `timeoutMs` passes. */
   async drain(timeoutMs: number): Promise<boolean> {
     const target = this.outbox.lastSeq
     const deadline = performance.now() + timeoutMs
-    while (this.acked < target && this.state === 'connected') {
+    while (this.acked < target && this.connection === 'connected') {
       const left = deadline - performance.now()
       if (left <= 0) return false
       await new Promise<void>((resolve) => {
@@ -154,28 +152,121 @@ export class MqttForwarder {
     return this.downlink.stop()
   }
 
-  /** Closes the connection at once; acknowledged progress is already committed. Idempotent. */
+  /** Closes the connection at once; settled progress is already committed. Idempotent. */
   async stop(): Promise<void> {
     this.stopController.abort(new Error('forwarder stopped'))
     await Promise.all([this.running, this.downlink.stop()])
-    this.state = 'stopped'
+    this.connection = 'stopped'
   }
 
   status(): ForwarderStatus {
+    const deadLetters: Partial<Record<DeadLetterReason, number>> = {}
+    for (const t of this.outbox.deadLetters.stats().totals) {
+      if (t.upstream === this.name) deadLetters[t.reason] = t.count
+    }
+    const c = this.connection
+    const stalled = this.stalledSince !== undefined && c !== 'idle' && c !== 'stopped'
+    const poison = this.poison.state
     return {
       name: this.name,
       type: 'mqtt',
-      state: this.state,
+      state: stalled ? 'stalled' : c,
+      connection: c,
       url: redactUrl(this.config.url),
       position: this.acked,
-      inflight: this.inflight,
+      inflight: this.current?.inflight ?? 0,
       window: this.window,
       ...this.counters,
+      refusals: { ...this.refusals },
+      deadLetters,
+      stalledSince: this.stalledSince === undefined ? undefined : new Date(this.stalledSince).toISOString(),
+      isolating: poison.isolating !== undefined,
+      poisonSuspect: poison.suspect,
+      poisonLosses: poison.losses,
       ...this.downlink.status(),
       lastError: this.lastError,
       connectedSinceMs: this.connectedSince === undefined ? undefined : Date.now() - this.connectedSince,
     }
   }
+
+  // ------------------------------------------------------------- SessionHost
+
+  get position(): number {
+    return this.acked
+  }
+
+  get isolating(): number | undefined {
+    return this.poison.isolating
+  }
+
+  advance(seq: number): Promise<void> {
+    if (seq <= this.acked) return Promise.resolve()
+    this.acked = seq
+    this.poison.passed(seq)
+    if (this.dead.size > 0) for (const s of this.dead.keys()) if (s <= seq) this.dead.delete(s)
+    for (const w of this.progressWaiters) w()
+    try {
+      return this.outbox.commit(this.name, seq)
+    } catch {
+      return Promise.resolve() // the outbox is closed: we are stopping
+    }
+  }
+
+  deadLetter(record: StoredRecord, reason: DeadLetterReason, detail: string): Promise<void> {
+    const known = this.dead.get(record.seq)
+    if (known) return known
+    const written = this.outbox.deadLetters.add(this.name, record, reason, detail).then(
+      () => {
+        this.log.warn({ seq: record.seq, topic: record.topic, reason, detail }, 'dead-lettered')
+      },
+      (err: unknown) => {
+        this.dead.delete(record.seq)
+        this.log.error({ err, seq: record.seq, reason }, 'could not write a dead letter')
+        throw err
+      },
+    )
+    this.dead.set(record.seq, written)
+    return written
+  }
+
+  deadLettered(seq: number): Promise<void> | undefined {
+    return this.dead.size === 0 ? undefined : this.dead.get(seq)
+  }
+
+  answered(): void {
+    this.poison.answered()
+    if (this.stalledSince !== undefined) {
+      this.log.info({ stalledMs: this.now() - this.stalledSince }, 'upstream acknowledging again')
+      this.stalledSince = undefined
+    }
+  }
+
+  refused(refusal: Refusal): void {
+    const key = hexCode(refusal.code)
+    this.refusals[key] = (this.refusals[key] ?? 0) + 1
+  }
+
+  stalled(seq: number | undefined): void {
+    if (this.stalledSince !== undefined) return
+    this.stalledSince = this.now()
+    this.counters.stalls++
+    this.log.warn(
+      { seq, ackTimeoutMs: this.config.ackTimeoutMs },
+      'upstream stalled: no acknowledgement within ackTimeoutMs; reconnecting and resending',
+    )
+  }
+
+  originOmitted(record: StoredRecord, problem: string): void {
+    this.counters.originOmitted++
+    if (this.warnedOrigin) return
+    this.warnedOrigin = true
+    this.log.warn(
+      { seq: record.seq, problem },
+      'a client id is not a legal MQTT string: its readings are forwarded without outpost-origin (logged once)',
+    )
+  }
+
+  // ------------------------------------------------------------- connections
 
   private run(stop: AbortSignal): Promise<void> {
     const c = this.config
@@ -191,11 +282,12 @@ export class MqttForwarder {
             c.maxInflight,
             connack.properties?.receiveMaximum ?? Number.POSITIVE_INFINITY,
           )
+          this.maxPacketBytes = connack.properties?.maximumPacketSize
           return client
         },
         session: (client, signal) => this.session(client, signal),
         onState: (state) => {
-          this.state = state
+          this.connection = state
         },
         onError: (err) => {
           this.lastError = err.message
@@ -209,16 +301,24 @@ export class MqttForwarder {
     )
   }
 
-  /** One connected session: send from the cursor until the connection ends. */
+  /** One connection: send from the cursor until it ends; then learn from how it ended. */
   private async session(client: MqttClient, stop: AbortSignal): Promise<void> {
     const conn = new AbortController()
-    const onStop = () => conn.abort(stop.reason)
+    const end = (err: Error) => {
+      if (!conn.signal.aborted) conn.abort(err)
+    }
+    const onStop = () => end(stop.reason as Error)
     stop.addEventListener('abort', onStop, { once: true })
-    let closedErr: Error | undefined
-    client.on('error', (err) => {
-      closedErr = err
+    let disconnect: number | undefined
+    client.on('disconnect', (packet) => {
+      disconnect = packet.reasonCode
     })
-    client.on('close', () => conn.abort(closedErr ?? new Error('connection closed')))
+    // mqtt.js reports a packet it cannot parse (e.g. a PUBACK reason code MQTT 5 does not allow there)
+    // as an error and keeps the socket: the connection is in an unknown state, so it ends here.
+    client.on('error', (err) => end(lost(err.message, err)))
+    client.on('close', () =>
+      end(lost(disconnect === undefined ? 'connection closed' : disconnectText(disconnect))),
+    )
     this.connectedSince = Date.now()
     this.counters.connects++
     this.lastError = undefined
@@ -226,126 +326,50 @@ export class MqttForwarder {
       { window: this.window, position: this.acked, backlog: this.outbox.lastSeq - this.acked },
       'upstream connected',
     )
+    const session = new PublishSession(this, client, conn.signal, end, this.window, this.maxPacketBytes)
+    this.current = session
     try {
-      await this.pump(client, conn.signal)
+      await session.run()
     } finally {
       stop.removeEventListener('abort', onStop)
-      this.inflight = 0
+      this.current = undefined
     }
-    if (!stop.aborted) throw conn.signal.reason ?? new Error('connection closed')
+    if (stop.aborted) return
+    const reason = (conn.signal.reason as Error | undefined) ?? lost('connection closed')
+    // Our own endings (ack timeout, transient refusal) and a DISCONNECT about the server or the
+    // connection (shutting down, session taken over…) say nothing about the message in flight.
+    const evidence = disconnect === undefined || disconnectMayBeAboutMessage(disconnect)
+    if (reason instanceof GatewayError && reason.code === 'OUTPOST_UPSTREAM_UNAVAILABLE' && evidence) {
+      await this.learnFromLoss(session, reason)
+    }
+    throw reason
   }
 
-  private async pump(client: MqttClient, signal: AbortSignal): Promise<void> {
-    const window = new AckWindow(this.acked)
-    let readPos = this.acked
-    let slotFree: (() => void) | undefined
-    let persistedRetired = 0 // slots whose cursor position is written
-    const occupied = () => window.pushed - persistedRetired
-    const qos = this.config.qos
-    const v5 = this.config.protocolVersion === 5
-    const wake = () => {
-      if (slotFree) {
-        const w = slotFree
-        slotFree = undefined
-        w()
-      }
+  /** Poison detection: the upstream's side ended the connection (not our ack timeout, not a refusal). */
+  private async learnFromLoss(session: PublishSession, reason: Error): Promise<void> {
+    const oldest = session.oldestInFlight()
+    const verdict = this.poison.lost(oldest)
+    if (verdict === 'isolate') {
+      this.log.warn(
+        { seq: oldest, losses: this.config.poisonAfterDisconnects },
+        'the upstream keeps closing the connection with the same message unacknowledged: sending it alone next',
+      )
+    } else if (verdict === 'dead-letter' && session.isolatedRecord) {
+      const n = this.config.poisonAfterDisconnects
+      await this.deadLetter(
+        session.isolatedRecord,
+        'upstream-disconnect',
+        `the connection was lost ${n} time${n === 1 ? '' : 's'} in a row with it the oldest unacknowledged, then again with it sent alone: ${reason.message}`,
+      ).catch(() => undefined)
     }
-
-    const onAck = (slot: number) => {
-      const moved = window.ack(slot)
-      this.inflight = window.size
-      if (moved !== undefined && moved > this.acked) {
-        this.acked = moved
-        const retired = window.retired
-        this.outbox.commit(this.name, moved).then(() => {
-          if (retired > persistedRetired) persistedRetired = retired
-          wake()
-        })
-        for (const w of this.progressWaiters) w()
-      }
-    }
-
-    while (!signal.aborted) {
-      if (occupied() >= this.window) {
-        await untilAborted(signal, (resolve) => {
-          slotFree = resolve
-        })
-        continue
-      }
-      let records: StoredRecord[]
-      try {
-        records = await this.outbox.read(readPos, {
-          maxRecords: Math.min(READ_BATCH, this.window - occupied()),
-          maxBytes: READ_BYTES,
-        })
-      } catch (err) {
-        this.log.warn({ err }, 'outbox read failed; retrying')
-        await sleep(1000, signal).catch(() => undefined)
-        continue
-      }
-      if (records.length === 0) {
-        await this.outbox.waitForAppend(readPos, signal).catch(() => undefined)
-        continue
-      }
-      for (const r of records) {
-        if (signal.aborted) return
-        readPos = r.seq
-        const slot = window.push(r.seq)
-        this.inflight = window.size
-        const topic = this.topicFor(r)
-        if (topic === undefined) {
-          this.counters.skipped++
-          onAck(slot)
-          continue
-        }
-        if (this.limiter) {
-          try {
-            await this.limiter.take(signal)
-          } catch {
-            return
-          }
-        }
-        const options: IClientPublishOptions = { qos, retain: r.retain }
-        if (v5) {
-          options.properties = {
-            userProperties: {
-              'outpost-gateway': this.opts.gatewayId,
-              'outpost-seq': String(r.seq),
-              'outpost-ts': String(r.ts),
-              ...(r.origin ? { 'outpost-origin': r.origin } : {}),
-            },
-          }
-        }
-        this.counters.sent++
-        client.publish(
-          topic,
-          Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength),
-          options,
-          (err) => {
-            if (err || signal.aborted) return // resent from the cursor on the next connection
-            this.counters.acked++
-            onAck(slot)
-          },
-        )
-      }
-    }
-  }
-
-  private topicFor(r: StoredRecord): string | undefined {
-    if (r.to === 'all') return r.topic
-    for (const d of r.to) if (d.upstream === this.name) return d.topic ?? r.topic
-    return undefined
   }
 }
 
-function untilAborted(signal: AbortSignal, register: (resolve: () => void) => void): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-    register(done)
-  })
+function lost(message: string, cause?: unknown): GatewayError {
+  return new GatewayError('OUTPOST_UPSTREAM_UNAVAILABLE', message, { cause, canRetry: true })
+}
+
+function disconnectText(code: number): string {
+  const name = (ReasonCodes as Record<number, string | undefined>)[code] ?? 'unknown reason code'
+  return `the upstream sent DISCONNECT ${hexCode(code)} (${name})`
 }

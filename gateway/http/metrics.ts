@@ -124,7 +124,37 @@ export function renderMetrics(s: GatewayStatus): string {
     'outpost_upstream_connected',
     'gauge',
     '1 when the upstream connection is up.',
-    per((u) => (u.state === 'connected' ? 1 : 0)),
+    per((u) => ((fwd(u)?.connection ?? u.state) === 'connected' ? 1 : 0)),
+  )
+  e.metric(
+    'outpost_upstream_stalled',
+    'gauge',
+    '1 while the upstream is stalled: no acknowledgement for the oldest message in flight within ackTimeoutMs.',
+    per((u) => (u.state === 'stalled' ? 1 : 0)),
+  )
+  e.metric(
+    'outpost_upstream_stalls_total',
+    'counter',
+    'Times the upstream became stalled.',
+    per((u) => fwd(u)?.stalls ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_isolating',
+    'gauge',
+    '1 while a message the upstream keeps dropping the connection on is sent alone (poison detection).',
+    per((u) => (fwd(u)?.isolating ? 1 : 0)),
+  )
+  e.metric(
+    'outpost_upstream_refusals_total',
+    'counter',
+    'Messages the upstream refused with a transient reason code (resent after a backoff), by code.',
+    ups.flatMap(
+      (u): Array<[Labels, number]> =>
+        Object.entries(fwd(u)?.refusals ?? {}).map(([code, n]) => [
+          { upstream: u.name, type: u.type, code },
+          n,
+        ]),
+    ),
   )
   e.metric(
     'outpost_upstream_backlog_messages',
@@ -168,6 +198,39 @@ export function renderMetrics(s: GatewayStatus): string {
     'Successful connections to the upstream.',
     per((u) => fwd(u)?.connects ?? 0),
   )
+  e.metric(
+    'outpost_upstream_disconnects_total',
+    'counter',
+    'Connections to the upstream that ended (lost, or closed to resend).',
+    per((u) => fwd(u)?.disconnects ?? 0),
+  )
+  e.metric(
+    'outpost_upstream_origin_omitted_total',
+    'counter',
+    'Readings forwarded without outpost-origin: their client id is not a legal MQTT string.',
+    per((u) => fwd(u)?.originOmitted ?? 0),
+  )
+
+  const d = o.deadLetters
+  e.metric(
+    'outpost_dead_letters_total',
+    'counter',
+    'Records moved to the dead letters (an upstream will never take them), by upstream and reason.',
+    d.totals.map((t): [Labels, number] => [{ upstream: t.upstream, reason: t.reason }, t.count]),
+  )
+  e.metric('outpost_dead_letters', 'gauge', 'Dead letters held now.', one(d.messages))
+  e.metric('outpost_dead_letter_bytes', 'gauge', 'Bytes of the dead letters held now.', one(d.bytes))
+  e.metric(
+    'outpost_dead_letter_max_bytes',
+    'gauge',
+    'Bound of the dead letters (the oldest are evicted beyond it).',
+    one(d.maxBytes),
+  )
+  e.metric('outpost_dead_letters_removed_total', 'counter', 'Dead letters removed, by how.', [
+    [{ how: 'requeued' }, d.requeued],
+    [{ how: 'purged' }, d.purged],
+    [{ how: 'evicted' }, d.evicted],
+  ])
   e.metric(
     'outpost_downlink_connected',
     'gauge',

@@ -194,6 +194,8 @@ devices:
       maxInflight: 100,
       keepaliveSec: 30,
       connectTimeoutMs: 10000,
+      ackTimeoutMs: 30000,
+      poisonAfterDisconnects: 3,
       reconnect: { minMs: 500, maxMs: 30000 },
       downlinkSessionExpirySec: 604800,
     })

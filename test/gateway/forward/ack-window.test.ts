@@ -19,6 +19,19 @@ describe('AckWindow', () => {
     expect(w.size).toBe(0)
   })
 
+  test('oldest() is the oldest slot not acknowledged, across compaction', () => {
+    const w = new AckWindow(0)
+    expect(w.oldest()).toBeUndefined()
+    const slots = Array.from({ length: 3000 }, (_, i) => w.push(i + 1))
+    expect(w.oldest()).toBe(1)
+    w.ack(slots[1] as number)
+    expect(w.oldest()).toBe(1)
+    for (const s of slots.slice(0, 2500)) w.ack(s)
+    expect(w.oldest()).toBe(2501)
+    for (const s of slots) w.ack(s)
+    expect(w.oldest()).toBeUndefined()
+  })
+
   test('sequence numbers need not be contiguous (records routed to other upstreams are skipped)', () => {
     const w = new AckWindow(0)
     const a = w.push(3)
