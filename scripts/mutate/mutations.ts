@@ -38,17 +38,17 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: 'forwarder-sends-all',
     bug: 'a forwarder also sends records routed only to other upstreams',
-    file: 'gateway/forward/mqtt-forwarder.ts',
-    original: 'return d.topic ?? r.topic\n    return undefined',
-    replacement: 'return d.topic ?? r.topic\n    return r.topic',
+    file: 'gateway/forward/publish-session.ts',
+    original: 'if (d.upstream === name) return d.topic ?? r.topic\n  return undefined',
+    replacement: 'if (d.upstream === name) return d.topic ?? r.topic\n  return r.topic',
     tests: ['test/e2e/routes.test.ts'],
   },
   {
     name: 'forwarder-ignores-topic',
     bug: 'a forwarder ignores the per-upstream rendered topic',
-    file: 'gateway/forward/mqtt-forwarder.ts',
-    original: 'if (d.upstream === this.name) return d.topic ?? r.topic',
-    replacement: 'if (d.upstream === this.name) return r.topic',
+    file: 'gateway/forward/publish-session.ts',
+    original: 'if (d.upstream === name) return d.topic ?? r.topic',
+    replacement: 'if (d.upstream === name) return r.topic',
     tests: ['test/e2e/routes.test.ts'],
   },
   {
@@ -62,25 +62,22 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: 'retain-dropped',
     bug: 'the forwarder publishes upstream with retain: false always',
-    file: 'gateway/forward/mqtt-forwarder.ts',
-    original: 'const options: IClientPublishOptions = { qos, retain: r.retain }',
-    replacement: 'const options: IClientPublishOptions = { qos, retain: false }',
+    file: 'gateway/forward/publish-session.ts',
+    original: 'const options: IClientPublishOptions = { qos: host.config.qos, retain: r.retain }',
+    replacement: 'const options: IClientPublishOptions = { qos: host.config.qos, retain: false }',
     tests: ['test/e2e/retain.test.ts'],
   },
   {
     name: 'slot-freed-early',
     bug: 'a window slot is freed at the ack, before its cursor commit is written',
-    file: 'gateway/forward/mqtt-forwarder.ts',
+    file: 'gateway/forward/publish-session.ts',
     original: [
-      '        this.outbox.commit(this.name, moved).then(() => {',
-      '          if (retired > persistedRetired) persistedRetired = retired',
-      '          wake()',
-      '        })',
+      '    this.host.advance(moved).then(() => {',
+      '      if (retired > this.persistedRetired) this.persistedRetired = retired',
     ].join('\n'),
     replacement: [
-      '        if (retired > persistedRetired) persistedRetired = retired',
-      '        wake()',
-      '        void this.outbox.commit(this.name, moved)',
+      '    if (retired > this.persistedRetired) this.persistedRetired = retired',
+      '    void this.host.advance(moved).then(() => {',
     ].join('\n'),
     tests: ['test/gateway/forward/forwarder-window.test.ts'],
   },
@@ -144,5 +141,22 @@ export const MUTATIONS: readonly Mutation[] = [
     original: '    lastSeq = position\n',
     replacement: '\n',
     tests: ['test/store/outbox-damage.test.ts'],
+  },
+  // The forwarder's failure classes (#7): a record an upstream refuses is moved to the dead letters,
+  // never skipped silently. (Settling the slot before the dead letter is written is no mutant here: both
+  // land in the writer's next batch, atomically.)
+  {
+    name: 'refused-skipped-silently',
+    bug: 'a record the upstream refuses is skipped without a dead letter',
+    file: 'gateway/forward/publish-session.ts',
+    original: [
+      '    const written = this.host.deadLetter(r, reason, detail).then(',
+      '      () => this.settle(slot),',
+    ].join('\n'),
+    replacement: [
+      '    const written = Promise.resolve().then(',
+      '      () => this.settle(slot),',
+    ].join('\n'),
+    tests: ['test/gateway/forward/refusals.test.ts', 'test/e2e/poison-messages.test.ts'],
   },
 ]

@@ -37,7 +37,10 @@ function recordingTarget(writeMs: number, failBatch = 0) {
         next += p.records.length
         return first
       })
-      return { herd: 0, tell: () => taken.forEach((p, i) => p.done(null, firsts[i] as number)) }
+      const tell = () => {
+        for (const [i, p] of taken.entries()) p.done(null, firsts[i] as number)
+      }
+      return { herd: 0, tell }
     },
     failed(_err, taken) {
       for (const p of taken) p.done(new OutboxError('OUTPOST_OUTBOX_WRITE_FAILED', 'failed'), 0)
