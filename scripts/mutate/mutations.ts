@@ -153,10 +153,7 @@ export const MUTATIONS: readonly Mutation[] = [
       '    const written = this.host.deadLetter(r, reason, detail).then(',
       '      () => this.settle(slot),',
     ].join('\n'),
-    replacement: [
-      '    const written = Promise.resolve().then(',
-      '      () => this.settle(slot),',
-    ].join('\n'),
+    replacement: ['    const written = Promise.resolve().then(', '      () => this.settle(slot),'].join('\n'),
     tests: ['test/gateway/forward/refusals.test.ts', 'test/e2e/poison-messages.test.ts'],
   },
 ]
