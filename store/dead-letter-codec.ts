@@ -18,7 +18,7 @@ import { decodeRecord, encodeRecord, type OutboxRecord, type StoredRecord } from
 /**
  * Why an upstream will never take a record (a closed set: metrics and the CLI list them):
  * - bad-topic: its topic (as rendered for this upstream) is not a legal topic there
- * - not-authorized, topic-invalid, too-large, payload-invalid, quota: the upstream refused it with that
+ * - not-authorized, topic-invalid, too-large, payload-invalid: the upstream refused it with that
  *   reason code (MQTT 5 PUBACK 0x87, 0x90, 0x95, 0x99; Kafka's equivalents); refused: another
  *   permanent refusal (the detail says which)
  * - upstream-disconnect: the upstream closes the connection whenever it is sent, alone (a poison message)
