@@ -1,10 +1,14 @@
 // Composition and lifecycle. Start in order — outbox → broker → forwarders → http — and stop in reverse under
 // one deadline: stop accepting, let pending appends commit, give forwarders a short drain, close the
 // outbox. Stop keeps going when one part fails and reports what failed.
+import { connect as mqttConnect } from 'mqtt'
 import type { Config } from '../config/schema.js'
 import { Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
 import { GatewayError } from './errors.js'
+import { Downlink, type DownlinkStatus } from './forward/downlink.js'
+import type { Forwarder, UpstreamStatus } from './forward/forwarder.js'
+import { readTls, uplinkClientId } from './forward/mqtt-connection.js'
 import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
 import { HttpServer } from './http/http-server.js'
 import { createIngest } from './ingest.js'
@@ -25,13 +29,16 @@ export interface GatewayStatus {
   listeners: ReadonlyArray<{ type: string; host: string; port: number }>
   broker: BrokerCounters
   outbox: OutboxStats
-  upstreams: Array<ForwarderStatus | { name: string; type: 'kafka'; state: 'unsupported' }>
+  /** Each upstream's forwarder status; an MQTT upstream's includes its downlink's. */
+  upstreams: Array<(ForwarderStatus & DownlinkStatus) | UpstreamStatus>
 }
 
 export class Gateway {
   private outbox: Outbox | undefined
   private broker: Broker | undefined
-  private forwarders: MqttForwarder[] = []
+  private forwarders: Forwarder[] = []
+  /** By MQTT upstream name (one per MQTT upstream; 'off' without downlink entries). */
+  private downlinks = new Map<string, Downlink>()
   private http: HttpServer | undefined
   private started = 0
   private stopping: Promise<void> | undefined
@@ -91,15 +98,27 @@ export class Gateway {
       // forwarders; cursors of upstreams no longer configured are removed so they don't pin the disk.
       for (const u of config.upstreams) {
         if (u.type === 'mqtt') {
+          const logger = this.log.child({ part: 'forward', upstream: u.name })
           this.forwarders.push(
             new MqttForwarder({
               config: u,
               gatewayId: config.gatewayId,
               outbox,
               logger: this.log.child({ part: 'forward' }),
-              downlink: config.downlink,
-              publishLocal: (msg) => broker.publishLocal(msg),
               connect: this.opts.connectMqtt,
+            }),
+          )
+          this.downlinks.set(
+            u.name,
+            new Downlink({
+              config: u,
+              downlink: config.downlink,
+              gatewayId: config.gatewayId,
+              uplinkClientId: uplinkClientId(u, config.gatewayId),
+              publishLocal: (msg) => broker.publishLocal(msg),
+              connect: this.opts.connectMqtt ?? mqttConnect,
+              tls: readTls(u),
+              logger,
             }),
           )
         } else {
@@ -128,6 +147,7 @@ export class Gateway {
 
       await broker.start()
       for (const f of this.forwarders) f.start()
+      for (const d of this.downlinks.values()) d.start()
       if (config.http.enabled) {
         this.http = new HttpServer({
           host: config.http.host,
@@ -180,7 +200,7 @@ export class Gateway {
     const http = this.http
     if (http) await step('http', () => http.stop())
     // Commands still arriving would find no broker; unacknowledged, they stay queued upstream.
-    await step('downlinks', () => Promise.all(this.forwarders.map((f) => f.stopDownlink())))
+    await step('downlinks', () => Promise.all([...this.downlinks.values()].map((d) => d.stop())))
     if (this.broker) await step('broker', () => (this.broker as Broker).stop())
     if (outbox) await step('pending appends', () => outbox.flush())
     if (this.forwarders.length > 0) {
@@ -190,7 +210,8 @@ export class Gateway {
         () => Promise.all(this.forwarders.map((f) => f.drain(drainMs))),
         drainMs + 100,
       )
-      await step('forwarders', () => Promise.all(this.forwarders.map((f) => f.stop())))
+      const stopMs = Math.max(100, left() - 500)
+      await step('forwarders', () => Promise.all(this.forwarders.map((f) => f.stop(stopMs))))
     }
     if (outbox) await step('outbox', () => outbox.close())
     if (failures.length > 0) {
@@ -202,17 +223,33 @@ export class Gateway {
   async status(): Promise<GatewayStatus> {
     const { config } = this.opts
     if (!this.outbox || !this.broker) throw new Error('gateway not started')
-    const forwarders = new Map(this.forwarders.map((f) => [f.name, f.status()]))
+    const forwarders = new Map<string, GatewayStatus['upstreams'][number]>(
+      this.forwarders.map((f) => [f.name, { ...f.status(), ...this.downlinks.get(f.name)?.status() }]),
+    )
     return {
       gatewayId: config.gatewayId,
       uptimeMs: (this.opts.now ?? Date.now)() - this.started,
       listeners: this.broker.addresses,
       broker: { ...this.broker.counters },
       outbox: await this.outbox.stats(),
-      upstreams: config.upstreams.map(
-        (u) =>
-          forwarders.get(u.name) ?? { name: u.name, type: 'kafka' as const, state: 'unsupported' as const },
-      ),
+      upstreams: config.upstreams.map((u) => forwarders.get(u.name) ?? kept(u.name)),
     }
+  }
+}
+
+/** The status of an upstream this version cannot forward to yet (Kafka): its records are kept. */
+function kept(name: string): UpstreamStatus {
+  return {
+    name,
+    type: 'kafka',
+    state: 'unsupported',
+    position: 0,
+    inflight: 0,
+    sent: 0,
+    acked: 0,
+    skipped: 0,
+    deadLetters: {},
+    stalledSince: undefined,
+    lastError: undefined,
   }
 }

@@ -1,12 +1,12 @@
 // The status snapshot of an MQTT forwarder, as /api/status and /metrics see it.
 import type { DeadLetterReason } from '../../store/dead-letters.js'
-import type { DownlinkStatus } from './downlink.js'
+import type { UpstreamStatus } from './forwarder.js'
 import type { ConnectionState } from './mqtt-connection.js'
 
 /** The connection's state, or "stalled": no acknowledgement within ackTimeoutMs, not acknowledging since. */
 export type ForwarderState = ConnectionState | 'stalled'
 
-export interface ForwarderStatus extends DownlinkStatus {
+export interface ForwarderStatus extends UpstreamStatus {
   name: string
   type: 'mqtt'
   state: ForwarderState

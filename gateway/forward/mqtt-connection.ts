@@ -21,6 +21,11 @@ export function readTls(config: MqttUpstreamConfig): Pick<IClientOptions, 'ca' |
   }
 }
 
+/** The uplink's client id: configured, or derived from the gateway id and the upstream's name. */
+export function uplinkClientId(config: MqttUpstreamConfig, gatewayId: string): string {
+  return config.clientId ?? `outpost-${gatewayId}-${config.name}`
+}
+
 /** Options shared by every connection to `config`'s broker. */
 export function clientOptions(
   config: MqttUpstreamConfig,

@@ -1,5 +1,5 @@
-// Forwards the outbox to one MQTT upstream (mqtt.js 5), and runs that upstream's downlink (downlink.ts,
-// a connection of its own).
+// Forwards the outbox to one MQTT upstream (mqtt.js 5). (That upstream's downlink is a component of its
+// own, with a connection of its own: downlink.ts.)
 //
 // The outbox, not the upstream session, is the source of truth: every connection is a clean session
 // that starts sending right after this upstream's cursor (publish-session.ts: one connection's sending).
@@ -14,14 +14,13 @@
 // (poison-tracker.ts: connections the upstream drops on the same message), and whether the upstream is
 // stalled (no acknowledgement within ackTimeoutMs, since when).
 import { type IClientOptions, type MqttClient, connect as mqttConnect, ReasonCodes } from 'mqtt'
-import type { DownlinkConfig, MqttUpstreamConfig } from '../../config/schema.js'
+import type { MqttUpstreamConfig } from '../../config/schema.js'
 import type { DeadLetterReason } from '../../store/dead-letters.js'
 import type { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
-import type { LocalMessage } from '../broker/broker.js'
 import { GatewayError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { Downlink } from './downlink.js'
+import { type Forwarder, within } from './forwarder.js'
 import type { ForwarderStatus } from './forwarder-status.js'
 import {
   type ConnectFn,
@@ -31,6 +30,7 @@ import {
   readTls,
   redactUrl,
   runConnections,
+  uplinkClientId,
 } from './mqtt-connection.js'
 import { PoisonTracker } from './poison-tracker.js'
 import { PublishSession, type SessionHost } from './publish-session.js'
@@ -45,9 +45,6 @@ export interface MqttForwarderOptions {
   gatewayId: string
   outbox: Outbox
   logger: Logger
-  downlink?: readonly DownlinkConfig[]
-  /** Publishes a downlink message on the local broker. */
-  publishLocal?: (msg: LocalMessage) => Promise<void>
   /** The connection factory (a seam for tests); mqtt.connect by default. */
   connect?: ConnectFn
   random?: () => number
@@ -55,7 +52,7 @@ export interface MqttForwarderOptions {
   now?: () => number
 }
 
-export class MqttForwarder implements SessionHost {
+export class MqttForwarder implements Forwarder, SessionHost {
   readonly name: string
   readonly config: MqttUpstreamConfig
   readonly gatewayId: string
@@ -73,7 +70,6 @@ export class MqttForwarder implements SessionHost {
   readonly log: Logger
   private readonly connectFn: ConnectFn
   private readonly now: () => number
-  private readonly downlink: Downlink
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key'>
   private readonly clientId: string
   private readonly stopController = new AbortController()
@@ -105,23 +101,11 @@ export class MqttForwarder implements SessionHost {
     this.poison = new PoisonTracker(opts.config.poisonAfterDisconnects)
     this.acked = this.outbox.cursor(this.name)
     this.tls = readTls(opts.config)
-    this.clientId = opts.config.clientId ?? `outpost-${opts.gatewayId}-${this.name}`
-    this.downlink = new Downlink({
-      config: opts.config,
-      downlink: opts.downlink ?? [],
-      gatewayId: opts.gatewayId,
-      uplinkClientId: this.clientId,
-      publishLocal: opts.publishLocal,
-      connect: this.connectFn,
-      tls: this.tls,
-      logger: this.log,
-      random: opts.random,
-    })
+    this.clientId = uplinkClientId(opts.config, opts.gatewayId)
   }
 
   start(): void {
     if (this.running) return
-    this.downlink.start()
     this.running = this.run(this.stopController.signal).catch((err: unknown) => {
       this.log.error({ err }, 'forwarder stopped on an unexpected error')
     })
@@ -147,15 +131,10 @@ export class MqttForwarder implements SessionHost {
     return this.acked >= target
   }
 
-  /** Closes the downlink connection (before the local broker goes: commands would find no broker). */
-  stopDownlink(): Promise<void> {
-    return this.downlink.stop()
-  }
-
   /** Closes the connection at once; settled progress is already committed. Idempotent. */
-  async stop(): Promise<void> {
+  async stop(deadlineMs = 5_000): Promise<void> {
     this.stopController.abort(new Error('forwarder stopped'))
-    await Promise.all([this.running, this.downlink.stop()])
+    await within(this.running ?? Promise.resolve(), deadlineMs)
     this.connection = 'stopped'
   }
 
@@ -183,7 +162,6 @@ export class MqttForwarder implements SessionHost {
       isolating: poison.isolating !== undefined,
       poisonSuspect: poison.suspect,
       poisonLosses: poison.losses,
-      ...this.downlink.status(),
       lastError: this.lastError,
       connectedSinceMs: this.connectedSince === undefined ? undefined : Date.now() - this.connectedSince,
     }

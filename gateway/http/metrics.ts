@@ -119,7 +119,8 @@ export function renderMetrics(s: GatewayStatus): string {
   const ups = s.upstreams
   const per = (f: (u: (typeof ups)[number]) => number): Array<[Labels, number]> =>
     ups.map((u) => [{ upstream: u.name, type: u.type }, f(u)])
-  const fwd = (u: (typeof ups)[number]) => ('sent' in u ? u : undefined)
+  const fwd = (u: (typeof ups)[number]) => ('connection' in u ? u : undefined)
+  const downlink = (u: (typeof ups)[number]) => ('downlinkState' in u ? u : undefined)
   e.metric(
     'outpost_upstream_connected',
     'gauge',
@@ -178,19 +179,19 @@ export function renderMetrics(s: GatewayStatus): string {
     'outpost_upstream_sent_total',
     'counter',
     'Messages published upstream (resends included).',
-    per((u) => fwd(u)?.sent ?? 0),
+    per((u) => u.sent),
   )
   e.metric(
     'outpost_upstream_acked_total',
     'counter',
     'Messages the upstream acknowledged.',
-    per((u) => fwd(u)?.acked ?? 0),
+    per((u) => u.acked),
   )
   e.metric(
     'outpost_upstream_inflight',
     'gauge',
     'Messages awaiting acknowledgement.',
-    per((u) => fwd(u)?.inflight ?? 0),
+    per((u) => u.inflight),
   )
   e.metric(
     'outpost_upstream_connects_total',
@@ -236,17 +237,17 @@ export function renderMetrics(s: GatewayStatus): string {
     'gauge',
     "1 when the upstream's downlink connection is up (upstreams with downlink entries only).",
     ups.flatMap((u): Array<[Labels, number]> => {
-      const f = fwd(u)
+      const f = downlink(u)
       if (!f || f.downlinkState === 'off') return []
       return [[{ upstream: u.name, type: u.type }, f.downlinkState === 'connected' ? 1 : 0]]
     }),
   )
   e.metric('outpost_downlink_messages_total', 'counter', 'Downlink messages, by outcome.', [
-    ...per((u) => fwd(u)?.downlinkDelivered ?? 0).map(([l, v]): [Labels, number] => [
+    ...per((u) => downlink(u)?.downlinkDelivered ?? 0).map(([l, v]): [Labels, number] => [
       { ...l, outcome: 'delivered' },
       v,
     ]),
-    ...per((u) => fwd(u)?.downlinkFailed ?? 0).map(([l, v]): [Labels, number] => [
+    ...per((u) => downlink(u)?.downlinkFailed ?? 0).map(([l, v]): [Labels, number] => [
       { ...l, outcome: 'failed' },
       v,
     ]),
