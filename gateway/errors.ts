@@ -13,6 +13,8 @@ export const GATEWAY_ERROR_CODES = [
   'OUTPOST_LISTEN_FAILED',
   /** An upstream connection failed or was lost. */
   'OUTPOST_UPSTREAM_UNAVAILABLE',
+  /** An upstream's config asks for something this build cannot do (e.g. a compression codec). */
+  'OUTPOST_UPSTREAM_UNSUPPORTED',
   /** Stopping did not finish within its deadline. */
   'OUTPOST_STOP_TIMEOUT',
 ] as const
