@@ -17,6 +17,8 @@ export const GATEWAY_ERROR_CODES = [
   'OUTPOST_UPSTREAM_REFUSED',
   /** An upstream did not acknowledge the oldest message in flight within ackTimeoutMs: reconnect, resend. */
   'OUTPOST_UPSTREAM_STALLED',
+  /** An upstream's config asks for something this build cannot do (e.g. a compression codec). */
+  'OUTPOST_UPSTREAM_UNSUPPORTED',
   /** Stopping did not finish within its deadline. */
   'OUTPOST_STOP_TIMEOUT',
 ] as const
