@@ -243,7 +243,29 @@ const kafkaUpstream = z.strictObject({
     .optional(),
   compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
   acks: z.enum(['all', 'leader']).default('all'),
-  maxInflight: z.number().int().min(1).max(100000).default(1000),
+  maxInflight: z
+    .number()
+    .int()
+    .min(1)
+    .max(100000)
+    .default(1000)
+    .describe('Records in one produce batch (sent, not yet acknowledged), at most.'),
+  batchBytes: size('batchBytes')
+    .default(2 ** 20)
+    .describe('Bytes of records in one produce batch, at most (one record larger than this goes alone).'),
+  lingerMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(10000)
+    .default(5)
+    .describe('How long a batch short of maxInflight records waits for more before it is sent.'),
+  ackTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(30000)
+    .describe('No acknowledgement for a batch within this long: the upstream shows as stalled.'),
   reconnect: backoff.default({ minMs: 500, maxMs: 30000 }),
   maxRatePerSec: z.number().positive().optional(),
 })

@@ -7,7 +7,8 @@ import { Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
 import { GatewayError } from './errors.js'
 import { Downlink, type DownlinkStatus } from './forward/downlink.js'
-import type { Forwarder, UpstreamStatus } from './forward/forwarder.js'
+import type { Forwarder } from './forward/forwarder.js'
+import { KafkaForwarder, type KafkaForwarderStatus } from './forward/kafka-forwarder.js'
 import { readTls, uplinkClientId } from './forward/mqtt-connection.js'
 import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
 import { HttpServer } from './http/http-server.js'
@@ -30,7 +31,7 @@ export interface GatewayStatus {
   broker: BrokerCounters
   outbox: OutboxStats
   /** Each upstream's forwarder status; an MQTT upstream's includes its downlink's. */
-  upstreams: Array<(ForwarderStatus & DownlinkStatus) | UpstreamStatus>
+  upstreams: Array<(ForwarderStatus & DownlinkStatus) | KafkaForwarderStatus>
 }
 
 export class Gateway {
@@ -122,10 +123,13 @@ export class Gateway {
             }),
           )
         } else {
-          outbox.cursor(u.name)
-          this.log.warn(
-            { upstream: u.name },
-            'Kafka forwarding is not available in this version yet: records routed to this upstream are kept in the outbox until it is',
+          this.forwarders.push(
+            new KafkaForwarder({
+              config: u,
+              gatewayId: config.gatewayId,
+              outbox,
+              logger: this.log.child({ part: 'forward' }),
+            }),
           )
         }
       }
@@ -223,8 +227,11 @@ export class Gateway {
   async status(): Promise<GatewayStatus> {
     const { config } = this.opts
     if (!this.outbox || !this.broker) throw new Error('gateway not started')
-    const forwarders = new Map<string, GatewayStatus['upstreams'][number]>(
-      this.forwarders.map((f) => [f.name, { ...f.status(), ...this.downlinks.get(f.name)?.status() }]),
+    const forwarders = new Map(
+      this.forwarders.map((f) => [
+        f.name,
+        { ...f.status(), ...this.downlinks.get(f.name)?.status() } as GatewayStatus['upstreams'][number],
+      ]),
     )
     return {
       gatewayId: config.gatewayId,
@@ -232,24 +239,7 @@ export class Gateway {
       listeners: this.broker.addresses,
       broker: { ...this.broker.counters },
       outbox: await this.outbox.stats(),
-      upstreams: config.upstreams.map((u) => forwarders.get(u.name) ?? kept(u.name)),
+      upstreams: config.upstreams.flatMap((u) => forwarders.get(u.name) ?? []),
     }
-  }
-}
-
-/** The status of an upstream this version cannot forward to yet (Kafka): its records are kept. */
-function kept(name: string): UpstreamStatus {
-  return {
-    name,
-    type: 'kafka',
-    state: 'unsupported',
-    position: 0,
-    inflight: 0,
-    sent: 0,
-    acked: 0,
-    skipped: 0,
-    deadLetters: {},
-    stalledSince: undefined,
-    lastError: undefined,
   }
 }

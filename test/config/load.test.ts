@@ -206,6 +206,9 @@ devices:
       compression: 'none',
       acks: 'all',
       maxInflight: 1000,
+      batchBytes: 2 ** 20,
+      lingerMs: 5,
+      ackTimeoutMs: 30000,
       reconnect: { minMs: 500, maxMs: 30000 },
     })
     expect(config.routes).toEqual([{ match: 'sensors/#', to: ['cloud'], topic: '{topic}' }])

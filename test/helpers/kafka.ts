@@ -69,10 +69,13 @@ export function uniqueTopic(prefix = 'outpost-test'): string {
  */
 export async function createTopic(
   partitions: number,
-  options: { name?: string; configs?: Record<string, string>; deadlineMs?: number } = {},
+  options: { name?: string; configs?: Record<string, string>; deadlineMs?: number; brokers?: string[] } = {},
 ): Promise<string> {
   const name = options.name ?? uniqueTopic()
-  const admin = new Admin({ clientId: 'outpost-test-admin', bootstrapBrokers: kafkaBrokers() })
+  const admin = new Admin({
+    clientId: 'outpost-test-admin',
+    bootstrapBrokers: options.brokers ?? kafkaBrokers(),
+  })
   try {
     await admin.createTopics({
       topics: [name],
@@ -164,8 +167,12 @@ export async function consumeAll(topic: string, count: number, deadlineMs = 20_0
  * partition (`-e`). The JSON envelope (`-J`) carries partition, offset, timestamp (`ts`), key,
  * headers (as [name, value, name, value, …]) and payload; a null key is null.
  */
-export function kcatConsume(topic: string, deadlineMs = 20_000): Promise<SeenRecord[]> {
-  const args = ['-C', '-b', kafkaBrokers().join(','), '-t', topic, '-o', 'beginning', '-e', '-J', '-q']
+export function kcatConsume(
+  topic: string,
+  deadlineMs = 20_000,
+  brokers: string[] = kafkaBrokers(),
+): Promise<SeenRecord[]> {
+  const args = ['-C', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', '-e', '-J', '-q']
   return new Promise((resolve, reject) => {
     execFile('kcat', args, { timeout: deadlineMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) {
