@@ -1,9 +1,13 @@
-// Composition and lifecycle. Start in order — outbox → broker → forwarders → http — and stop in reverse under
+// Composition and lifecycle. Start in order — outbox → broker → devices → forwarders → http — and stop in reverse under
 // one deadline: stop accepting, let pending appends commit, give forwarders a short drain, close the
 // outbox. Stop keeps going when one part fails and reports what failed.
+import { compileDeviceTopic } from '../config/device-topic.js'
 import type { Config } from '../config/schema.js'
+import type { SerialDeviceStatus } from '../devices/device-status.js'
+import { SerialDevices } from '../devices/serial/serial-devices.js'
 import { Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
+import { createDevicePublish } from './device-publish.js'
 import { GatewayError } from './errors.js'
 import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
 import { HttpServer } from './http/http-server.js'
@@ -26,11 +30,13 @@ export interface GatewayStatus {
   broker: BrokerCounters
   outbox: OutboxStats
   upstreams: Array<ForwarderStatus | { name: string; type: 'kafka'; state: 'unsupported' }>
+  devices: { serial: SerialDeviceStatus[] }
 }
 
 export class Gateway {
   private outbox: Outbox | undefined
   private broker: Broker | undefined
+  private devices: SerialDevices | undefined
   private forwarders: MqttForwarder[] = []
   private http: HttpServer | undefined
   private started = 0
@@ -80,12 +86,18 @@ export class Gateway {
         'outbox open',
       )
 
-      const broker = new Broker({
-        config: config.broker,
-        ingest: createIngest(new Router(config.routes, config.gatewayId), outbox, now),
-        logger: this.log.child({ part: 'broker' }),
-      })
+      const ingest = createIngest(new Router(config.routes, config.gatewayId), outbox, now)
+      const broker = new Broker({ config: config.broker, ingest, logger: this.log.child({ part: 'broker' }) })
       this.broker = broker
+      const deviceLog = this.log.child({ part: 'devices' })
+      this.devices = new SerialDevices({
+        devices: config.devices.serial.map((d) => ({
+          config: d,
+          topic: compileDeviceTopic(d.topic, d.framing, { device: d.name, gatewayId: config.gatewayId }),
+        })),
+        publish: createDevicePublish(ingest, (msg) => broker.publishLocal(msg), deviceLog),
+        logger: deviceLog,
+      })
 
       // Cursors first, for every configured upstream (so records are kept for it), then the
       // forwarders; cursors of upstreams no longer configured are removed so they don't pin the disk.
@@ -119,14 +131,8 @@ export class Gateway {
           'upstream no longer configured: its cursor was removed (counted as dropped)',
         )
       }
-      if (config.devices.serial.length > 0) {
-        this.log.warn(
-          { devices: config.devices.serial.map((d) => d.name) },
-          'serial devices are not supported by this version yet: ignored',
-        )
-      }
-
       await broker.start()
+      this.devices.start()
       for (const f of this.forwarders) f.start()
       if (config.http.enabled) {
         this.http = new HttpServer({
@@ -179,6 +185,8 @@ export class Gateway {
     const outbox = this.outbox
     const http = this.http
     if (http) await step('http', () => http.stop())
+    const devices = this.devices
+    if (devices) await step('devices', () => devices.stop())
     // Commands still arriving would find no broker; unacknowledged, they stay queued upstream.
     await step('downlinks', () => Promise.all(this.forwarders.map((f) => f.stopDownlink())))
     if (this.broker) await step('broker', () => (this.broker as Broker).stop())
@@ -213,6 +221,7 @@ export class Gateway {
         (u) =>
           forwarders.get(u.name) ?? { name: u.name, type: 'kafka' as const, state: 'unsupported' as const },
       ),
+      devices: { serial: this.devices?.status() ?? [] },
     }
   }
 }
