@@ -3,6 +3,7 @@
 // against it. Units live in key names (…Ms, …Sec, …Bytes) unless a value is a size string.
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { parseDeviceTopic } from './device-topic.js'
 import { parseSize } from './size.js'
 import { captureCount, parseFilter, parseTemplate } from './topic-pattern.js'
 
@@ -290,13 +291,43 @@ const downlink = z.strictObject({
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
 })
 
+// A serial device: one port, one framing, one topic. See README "Serial devices".
 const serialDevice = z.strictObject({
   name,
-  path: filePath,
+  path: filePath.describe(
+    'The port. Prefer /dev/serial/by-id/… (stable across reboots and re-plugging) over /dev/ttyUSB0.',
+  ),
   baudRate: z.number().int().positive().default(9600),
-  framing: z.enum(['lines', 'cobs', 'slip']).default('lines'),
-  topic: z.string().min(1),
+  dataBits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).default(8),
+  parity: z.enum(['none', 'even', 'odd', 'mark', 'space']).default('none'),
+  // 1.5 stop bits exist on Windows only; Linux termios has 1 and 2.
+  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+  rtscts: z.boolean().default(false).describe('Hardware (RTS/CTS) flow control.'),
+  framing: z
+    .enum(['lines', 'json-lines', 'nmea', 'cobs', 'slip'])
+    .default('lines')
+    .describe(
+      'lines: one message per line. json-lines: each line is JSON. nmea: NMEA 0183 sentences (checksum verified), published as JSON. cobs, slip: binary frames.',
+    ),
+  delimiter: z
+    .string()
+    .min(1)
+    .max(8)
+    .default('\n')
+    .describe(
+      'lines, json-lines: what ends a line; a "\\r" next to it is dropped (so "\\r\\n" works as well).',
+    ),
+  maxFrameBytes: size('maxFrameBytes')
+    .default(65536)
+    .describe('A longer line or frame is discarded up to its end and counted (reason "overlong").'),
+  topic: z
+    .string()
+    .min(1)
+    .describe('Topic template: {device}, {gatewayId}, and {json.FIELD} for json-lines and nmea.'),
   qos: z.union([z.literal(0), z.literal(1)]).default(1),
+  reopen: backoff
+    .default({ minMs: 500, maxMs: 30000 })
+    .describe('Retry delays while the port is missing or after it was lost (exponential, jittered).'),
 })
 
 const http = z.strictObject({
@@ -455,6 +486,33 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
       })
     }
     devices.add(dname)
+  })
+  const paths = new Map<string, number>()
+  list(obj(root.devices).serial).forEach((d, i) => {
+    const path = str(d.path)
+    if (path !== undefined && paths.has(path)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'serial', i, 'path'],
+        message: `devices.serial[${paths.get(path)}] reads the same port`,
+      })
+    }
+    if (path !== undefined && !paths.has(path)) paths.set(path, i)
+    const topic = str(d.topic)
+    if (topic !== undefined) {
+      const parsed = parseDeviceTopic(topic, str(d.framing) ?? 'lines')
+      if (!parsed.ok) {
+        ctx.addIssue({ code: 'custom', path: ['devices', 'serial', i, 'topic'], message: parsed.error })
+      }
+    }
+    const reopen = obj(d.reopen)
+    if (typeof reopen.minMs === 'number' && typeof reopen.maxMs === 'number' && reopen.minMs > reopen.maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'serial', i, 'reopen'],
+        message: 'minMs must not exceed maxMs',
+      })
+    }
   })
 
   // [DESIGN] anonymous access is accepted only where every listener is loopback, unless forced.

@@ -5,6 +5,7 @@ import { checkConfigCommand } from './cli/check-config.js'
 import { type CliIo, EXIT, println, UsageError } from './cli/io.js'
 import { outboxCommand } from './cli/outbox.js'
 import { passwdCommand } from './cli/passwd.js'
+import { simulateCommand } from './cli/simulate.js'
 import { startCommand } from './cli/start.js'
 
 const HELP = `outpost — MQTT edge gateway with a durable outbox
@@ -22,6 +23,8 @@ usage:
   outpost outbox purge --data-dir DIR --dead [--upstream U] [--reason R]
                                          delete dead letters (counted)
   outpost passwd USER                    print a password hash line for broker.users
+  outpost simulate [--devices N --rate R/s --duration T --broker URL …]
+                                         simulated MQTT devices (or --serial PATH --framing F)
   outpost --help | --version
 
 exit status: 0 ok, 1 failure, 64 usage, 69 no outbox, 75 outbox in use, 78 invalid config`
@@ -31,6 +34,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   'check-config': checkConfigCommand,
   outbox: outboxCommand,
   passwd: passwdCommand,
+  simulate: simulateCommand,
 }
 
 export function version(): string {

@@ -1,10 +1,14 @@
-// Composition and lifecycle. Start in order — outbox → broker → forwarders → http — and stop in reverse under
-// one deadline: stop accepting, let pending appends commit, give forwarders a short drain, close the
-// outbox. Stop keeps going when one part fails and reports what failed.
+// Composition and lifecycle. Start in order — outbox → broker → devices → forwarders → http — and stop
+// in reverse under one deadline: stop accepting, let pending appends commit, give forwarders a short
+// drain, close the outbox. Stop keeps going when one part fails and reports what failed.
 import { connect as mqttConnect } from 'mqtt'
+import { compileDeviceTopic } from '../config/device-topic.js'
 import type { Config } from '../config/schema.js'
+import type { SerialDeviceStatus } from '../devices/device-status.js'
+import { SerialDevices } from '../devices/serial/serial-devices.js'
 import { Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
+import { createDevicePublish } from './device-publish.js'
 import { GatewayError } from './errors.js'
 import { Downlink, type DownlinkStatus } from './forward/downlink.js'
 import type { Forwarder } from './forward/forwarder.js'
@@ -32,6 +36,7 @@ export interface GatewayStatus {
   outbox: OutboxStats
   /** Each upstream's forwarder status; an MQTT upstream's includes its downlink's. */
   upstreams: Array<(ForwarderStatus & DownlinkStatus) | KafkaForwarderStatus>
+  devices: { serial: SerialDeviceStatus[] }
 }
 
 export class Gateway {
@@ -40,6 +45,7 @@ export class Gateway {
   private forwarders: Forwarder[] = []
   /** By MQTT upstream name (one per MQTT upstream; 'off' without downlink entries). */
   private downlinks = new Map<string, Downlink>()
+  private devices: SerialDevices | undefined
   private http: HttpServer | undefined
   private started = 0
   private stopping: Promise<void> | undefined
@@ -88,12 +94,18 @@ export class Gateway {
         'outbox open',
       )
 
-      const broker = new Broker({
-        config: config.broker,
-        ingest: createIngest(new Router(config.routes, config.gatewayId), outbox, now),
-        logger: this.log.child({ part: 'broker' }),
-      })
+      const ingest = createIngest(new Router(config.routes, config.gatewayId), outbox, now)
+      const broker = new Broker({ config: config.broker, ingest, logger: this.log.child({ part: 'broker' }) })
       this.broker = broker
+      const deviceLog = this.log.child({ part: 'devices' })
+      this.devices = new SerialDevices({
+        devices: config.devices.serial.map((d) => ({
+          config: d,
+          topic: compileDeviceTopic(d.topic, d.framing, { device: d.name, gatewayId: config.gatewayId }),
+        })),
+        publish: createDevicePublish(ingest, (msg) => broker.publishLocal(msg), deviceLog),
+        logger: deviceLog,
+      })
 
       // Cursors first, for every configured upstream (so records are kept for it), then the
       // forwarders; cursors of upstreams no longer configured are removed so they don't pin the disk.
@@ -142,14 +154,8 @@ export class Gateway {
           'upstream no longer configured: its cursor was removed (counted as dropped)',
         )
       }
-      if (config.devices.serial.length > 0) {
-        this.log.warn(
-          { devices: config.devices.serial.map((d) => d.name) },
-          'serial devices are not supported by this version yet: ignored',
-        )
-      }
-
       await broker.start()
+      this.devices.start()
       for (const f of this.forwarders) f.start()
       for (const d of this.downlinks.values()) d.start()
       if (config.http.enabled) {
@@ -203,6 +209,8 @@ export class Gateway {
     const outbox = this.outbox
     const http = this.http
     if (http) await step('http', () => http.stop())
+    const devices = this.devices
+    if (devices) await step('devices', () => devices.stop())
     // Commands still arriving would find no broker; unacknowledged, they stay queued upstream.
     await step('downlinks', () => Promise.all([...this.downlinks.values()].map((d) => d.stop())))
     if (this.broker) await step('broker', () => (this.broker as Broker).stop())
@@ -240,6 +248,7 @@ export class Gateway {
       broker: { ...this.broker.counters },
       outbox: await this.outbox.stats(),
       upstreams: config.upstreams.flatMap((u) => forwarders.get(u.name) ?? []),
+      devices: { serial: this.devices?.status() ?? [] },
     }
   }
 }

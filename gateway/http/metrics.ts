@@ -1,9 +1,10 @@
 // Prometheus text exposition (format 0.0.4) of a gateway status snapshot. Counters end in _total.
 import type { GatewayStatus } from '../gateway.js'
+import { deviceMetrics } from './device-metrics.js'
 
-type Labels = Record<string, string>
+export type Labels = Record<string, string>
 
-class Exposition {
+export class Exposition {
   private readonly lines: string[] = []
 
   metric(name: string, type: 'counter' | 'gauge', help: string, samples: Array<[Labels, number]>): void {
@@ -252,5 +253,6 @@ export function renderMetrics(s: GatewayStatus): string {
       v,
     ]),
   ])
+  deviceMetrics(e, s.devices)
   return e.text()
 }

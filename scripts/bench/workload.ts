@@ -1,5 +1,9 @@
 // Message content shared by the benchmarks: telemetry-like payloads from a fixed seed and the device
 // topics they are published under, so every benchmark (and every run) sends the same bytes.
+import { mulberry32 } from '../../devices/simulator/prng.js'
+
+/** Small seeded PRNG, so every run writes the same bytes (the simulator's). */
+export { mulberry32 }
 
 /** Topic of simulated device `device` (zero-padded so every topic has the same length). */
 export function deviceTopic(device: number, width = 3): string {
@@ -26,16 +30,4 @@ export function telemetryPayload(seq: number, bytes: number, random: () => numbe
     `"bat":${(3.3 + random() * 0.9).toFixed(3)},"rssi":${-40 - Math.floor(random() * 60)},"pad":"`
   while (s.length < bytes - 2) s += alphabet[Math.floor(random() * alphabet.length)]
   return Buffer.from((s + '"}').slice(0, bytes))
-}
-
-/** Small seeded PRNG, so every run writes the same bytes. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
 }

@@ -78,7 +78,7 @@ describe('the bundled configs', () => {
     expect(config.downlink).toEqual([
       { from: 'cloud', match: 'commands/{gatewayId}/#', topic: 'cmd/{2}', qos: 1 },
     ])
-    expect(config.devices.serial.map((d) => d.name)).toEqual(['meter'])
+    expect(config.devices.serial.map((d) => d.name)).toEqual(['meter', 'gps', 'weather'])
   })
 
   test("config/example.yaml's user hashes verify the passwords its comments document", async () => {
@@ -214,7 +214,21 @@ devices:
     expect(config.routes).toEqual([{ match: 'sensors/#', to: ['cloud'], topic: '{topic}' }])
     expect(config.downlink).toEqual([{ from: 'cloud', match: 'cmd/#', topic: '{topic}', qos: 1 }])
     expect(config.devices.serial).toEqual([
-      { name: 'meter', path: '/dev/ttyUSB0', baudRate: 9600, framing: 'lines', topic: 'meters/main', qos: 1 },
+      {
+        name: 'meter',
+        path: '/dev/ttyUSB0',
+        baudRate: 9600,
+        dataBits: 8,
+        parity: 'none',
+        stopBits: 1,
+        rtscts: false,
+        framing: 'lines',
+        delimiter: '\n',
+        maxFrameBytes: 65536,
+        topic: 'meters/main',
+        qos: 1,
+        reopen: { minMs: 500, maxMs: 30000 },
+      },
     ])
   })
 })

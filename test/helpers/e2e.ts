@@ -1,8 +1,8 @@
 // Fixtures for end-to-end tests: a cloud (mosquitto + a recording sink with a persistent session, so
 // nothing the gateway hands to mosquitto is lost while the sink reconnects), gateway configs, and
-// devices that publish numbered readings and remember which ones were acknowledged.
+// simulated devices that publish numbered readings and remember which ones were acknowledged.
 import { join } from 'node:path'
-import { connectAsync, type MqttClient } from 'mqtt'
+import { SimDevice } from '../../devices/simulator/sim-device.js'
 import { freePort, Mosquitto } from '../../scripts/ci/mosquitto.js'
 import { hasBinary, needs } from './needs.js'
 import { UpstreamSink } from './upstream-sink.js'
@@ -91,7 +91,9 @@ export const decodeReading = (payload: Buffer): Reading => JSON.parse(payload.to
 
 /**
  * `clients` devices each publish `perClient` QoS 1 readings with up to `inflight` unacknowledged,
- * recording the acknowledged ones. Stops early (without throwing) when a connection dies.
+ * recording the acknowledged ones. Each is a simulator device (devices/simulator/sim-device.ts), so every
+ * end-to-end run exercises it. Stops early (without throwing) when a connection dies, unless `reconnect`:
+ * then the device reconnects and resends what was not acknowledged. Rejects when a first connect fails.
  */
 export async function publishReadings(
   url: string,
@@ -101,55 +103,58 @@ export async function publishReadings(
     inflight?: number
     reconnect?: boolean
     startAt?: number
-    /** Pause after each acknowledged reading (per worker), to stretch a stream over time. */
+    /** Pause after each acknowledged reading (per slot), to stretch a stream over time. */
     pauseMs?: number
     onAck?: (r: Reading) => void
   } = {},
 ): Promise<Reading[][]> {
   const inflight = options.inflight ?? 100
+  const start = options.startAt ?? 0
   const acked: Reading[][] = Array.from({ length: clients }, () => [])
-  const devices: MqttClient[] = []
-  try {
-    for (let c = 0; c < clients; c++) {
-      devices.push(
-        await connectAsync(url, {
-          clientId: `dev-${c}-${process.pid}`,
-          reconnectPeriod: options.reconnect ? 200 : 0,
-          connectTimeout: 5000,
-        }),
-      )
-    }
-    await Promise.all(
-      devices.map(async (device, c) => {
-        const start = options.startAt ?? 0
-        let next = start
-        let dead = false
-        device.on('close', () => {
-          if (options.reconnect) return
-          dead = true
-          // mqtt.js leaves in-flight publishes pending after a close without reconnect; ending the
-          // client rejects them, so the workers see the connection is gone.
-          device.end(true)
-        })
-        const worker = async () => {
-          while (next < start + perClient && !dead) {
-            const r = { client: c, i: next++ }
-            try {
-              await device.publishAsync(readingTopic(c), encodeReading(r), { qos: 1 })
-            } catch {
-              dead = true
-              return
-            }
-            acked[c]?.push(r)
-            options.onAck?.(r)
-            if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs))
-          }
-        }
-        await Promise.all(Array.from({ length: inflight }, worker))
+  const devices: SimDevice[] = []
+  const finished: Promise<void>[] = []
+  for (let c = 0; c < clients; c++) {
+    let next = start
+    let finish!: () => void
+    finished.push(
+      new Promise<void>((resolve) => {
+        finish = resolve
       }),
     )
+    // Closed loop, like `inflight` workers that each publish, await the PUBACK, and publish again.
+    const feed = () => {
+      if (next >= start + perClient) return
+      const r = { client: c, i: next++ }
+      device.enqueue({ seq: r.i, topic: readingTopic(c), payload: encodeReading(r) })
+    }
+    const device: SimDevice = new SimDevice({
+      url,
+      clientId: `dev-${c}-${process.pid}`,
+      qos: 1,
+      window: inflight,
+      maxQueued: inflight,
+      reconnect: options.reconnect ? { minMs: 200, maxMs: 200 } : false,
+      connectTimeoutMs: 5000,
+      onAck: (m) => {
+        const r = decodeReading(m.payload)
+        acked[c]?.push(r)
+        options.onAck?.(r)
+        if ((acked[c]?.length ?? 0) >= perClient) finish()
+        else if (options.pauseMs) setTimeout(feed, options.pauseMs)
+        else feed()
+      },
+      onGiveUp: () => finish(),
+    })
+    devices.push(device)
+    if (perClient === 0) finish()
+    for (let k = 0; k < inflight; k++) feed()
+  }
+  try {
+    for (const d of devices) d.start()
+    await Promise.all(devices.map((d) => d.whenConnected()))
+    await Promise.all(finished)
   } finally {
-    await Promise.all(devices.map((d) => d.endAsync(true).catch(() => undefined)))
+    await Promise.all(devices.map((d) => d.stop()))
   }
   return acked
 }
