@@ -30,6 +30,8 @@ beforeAll(async () => {
       },
       { name: 'lake', type: 'kafka', brokers: ['127.0.0.1:9'] },
     ],
+    // Nobody listens on either upstream's port: both keep retrying and the readings stay in the outbox.
+    routes: [{ match: 'sensors/#', to: ['cloud', 'lake'], topic: 'sensors' }],
   })
   expect(gw.gateway.httpPort).toBeGreaterThan(0)
   base = `http://127.0.0.1:${gw.gateway.httpPort}`
@@ -81,7 +83,7 @@ describe('HTTP status and metrics', () => {
       ['cloud', 'mqtt'],
       ['lake', 'kafka'],
     ])
-    expect(body.upstreams[1]?.state).toBe('unsupported')
+    expect(['connecting', 'backoff']).toContain(body.upstreams[1]?.state)
     expect(body.listeners).toEqual([{ type: 'tcp', host: '127.0.0.1', port: gw.port }])
   })
 
