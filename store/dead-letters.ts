@@ -3,7 +3,7 @@
 // lists them, requeues them (appended to the log again, for that upstream only) or purges them. All of
 // it is counted: dead-lettered by upstream and reason, requeued, purged, evicted (over maxBytes).
 import type { DeadLetter, DeadLetterReason } from './dead-letter-codec.js'
-import { type DeadLetterFilter, listDeadLetters } from './dead-letter-reads.js'
+import { type DeadLetterEntry, type DeadLetterFilter, listDeadLetters } from './dead-letter-reads.js'
 import type { DeadLetterTable } from './dead-letter-table.js'
 import type { OutboxError } from './errors.js'
 import type { OutboxRecord, StoredRecord } from './record-codec.js'
@@ -67,38 +67,43 @@ export class DeadLetters {
    * the topic and key it had there, and its original timestamp), and deletes them in the same batch.
    * Returns how many. Dead letters added meanwhile are left for the next call.
    */
-  async requeue(filter: Omit<DeadLetterFilter, 'afterId' | 'limit'> = {}): Promise<number> {
-    const last = this.host.table.state.nextId - 1
-    let n = 0
-    for (let afterId = 0; ; ) {
-      const page = (
-        await this.host.read((db) => listDeadLetters(db, { ...filter, afterId, limit: PAGE }))
-      ).filter((d) => d.id <= last)
-      if (page.length === 0) return n
+  requeue(filter: Omit<DeadLetterFilter, 'afterId' | 'limit'> = {}): Promise<number> {
+    return this.eachPage(filter, async (page) => {
       await this.host.append(
         page.map((d) => requeued(d)),
         page.map((d) => d.key),
       )
-      n += page.length
-      afterId = (page[page.length - 1] as DeadLetter).id
-    }
+    })
   }
 
   /** Deletes the dead letters matching `filter` (counted as purged); returns how many. */
-  async purge(filter: Omit<DeadLetterFilter, 'afterId' | 'limit'> = {}): Promise<number> {
-    const last = this.host.table.state.nextId - 1
-    let n = 0
-    for (let afterId = 0; ; ) {
-      const page = (
-        await this.host.read((db) => listDeadLetters(db, { ...filter, afterId, limit: PAGE }))
-      ).filter((d) => d.id <= last)
-      if (page.length === 0) return n
+  purge(filter: Omit<DeadLetterFilter, 'afterId' | 'limit'> = {}): Promise<number> {
+    return this.eachPage(filter, async (page) => {
       const removing = this.host.table.remove(
         page.map((d) => d.key),
         'purged',
       )
       this.host.kick()
       await removing
+    })
+  }
+
+  /**
+   * Runs `fn` on the dead letters matching `filter`, a page at a time, oldest first; only those that
+   * existed when it began (one added meanwhile waits for the next call). Returns how many it saw.
+   */
+  private async eachPage(
+    filter: Omit<DeadLetterFilter, 'afterId' | 'limit'>,
+    fn: (page: DeadLetterEntry[]) => Promise<void>,
+  ): Promise<number> {
+    const last = this.host.table.state.nextId - 1
+    let n = 0
+    for (let afterId = 0; ; ) {
+      const page = (
+        await this.host.read((db) => listDeadLetters(db, { ...filter, afterId, limit: PAGE }))
+      ).filter((d) => d.id <= last)
+      if (page.length === 0) return n
+      await fn(page)
       n += page.length
       afterId = (page[page.length - 1] as DeadLetter).id
     }

@@ -24,7 +24,7 @@ import type { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
 import type { Logger } from '../logger.js'
 import { backoffDelay, sleep } from './backoff.js'
-import { type Forwarder, type UpstreamStatus, within } from './forwarder.js'
+import { deadLettersOf, type Forwarder, Progress, type UpstreamStatus, within } from './forwarder.js'
 import { classifyKafkaError } from './kafka-errors.js'
 import { type KafkaMessage, kafkaDestination, toKafkaMessage } from './kafka-message.js'
 import {
@@ -77,12 +77,11 @@ export class KafkaForwarder implements Forwarder {
   private readonly counters = { sent: 0, acked: 0, skipped: 0, batches: 0, producers: 0 }
   private readonly failures = { retryable: 0, fatal: 0, permanent: 0 }
   private running: Promise<void> | undefined
-  private position: number
+  private readonly progress: Progress
   private inflight = 0
   private state: 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped' = 'idle'
   private stalledSince: number | undefined
   private lastError: string | undefined
-  private progressWaiters = new Set<() => void>()
 
   constructor(private readonly opts: KafkaForwarderOptions) {
     this.config = opts.config
@@ -96,7 +95,7 @@ export class KafkaForwarder implements Forwarder {
       // Found at start, not at the first send (createKafkaProducer says what is available).
       createKafkaProducer(opts.config, { gatewayId: opts.gatewayId })
     }
-    this.position = this.outbox.cursor(this.name)
+    this.progress = new Progress(this.outbox.cursor(this.name))
   }
 
   start(): void {
@@ -106,24 +105,8 @@ export class KafkaForwarder implements Forwarder {
     })
   }
 
-  async drain(timeoutMs: number): Promise<boolean> {
-    const target = this.outbox.lastSeq
-    const deadline = performance.now() + timeoutMs
-    while (this.position < target && this.state === 'connected') {
-      const left = deadline - performance.now()
-      if (left <= 0) return false
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, Math.min(left, 100))
-        const waiters = this.progressWaiters
-        function done() {
-          clearTimeout(t)
-          waiters.delete(done)
-          resolve()
-        }
-        waiters.add(done)
-      })
-    }
-    return this.position >= target
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.progress.reach(this.outbox.lastSeq, timeoutMs, () => this.state === 'connected')
   }
 
   async stop(deadlineMs = 5_000): Promise<void> {
@@ -133,21 +116,17 @@ export class KafkaForwarder implements Forwarder {
   }
 
   status(): KafkaForwarderStatus {
-    const deadLetters: Partial<Record<DeadLetterReason, number>> = {}
-    for (const t of this.outbox.deadLetters.stats().totals) {
-      if (t.upstream === this.name) deadLetters[t.reason] = t.count
-    }
     const stalled = this.stalledSince !== undefined && this.state !== 'stopped'
     return {
       name: this.name,
       type: 'kafka',
       state: stalled ? 'stalled' : this.state,
-      position: this.position,
+      position: this.progress.position,
       inflight: this.inflight,
       sent: this.counters.sent,
       acked: this.counters.acked,
       skipped: this.counters.skipped,
-      deadLetters,
+      deadLetters: deadLettersOf(this.outbox, this.name),
       stalledSince: this.stalledSince === undefined ? undefined : new Date(this.stalledSince).toISOString(),
       lastError: this.lastError,
       brokers: [...this.config.brokers],
@@ -225,15 +204,15 @@ export class KafkaForwarder implements Forwarder {
     const limits = { maxRecords: this.config.maxInflight, maxBytes: this.config.batchBytes }
     for (;;) {
       if (stop.aborted) return undefined
-      let records = await this.outbox.read(this.position, limits)
+      let records = await this.outbox.read(this.progress.position, limits)
       if (records.length === 0) {
-        await this.outbox.waitForAppend(this.position, stop).catch(() => undefined)
+        await this.outbox.waitForAppend(this.progress.position, stop).catch(() => undefined)
         continue
       }
       if (records.length < limits.maxRecords && this.config.lingerMs > 0) {
         await sleep(this.config.lingerMs, stop).catch(() => undefined)
         if (stop.aborted) return undefined
-        records = await this.outbox.read(this.position, limits)
+        records = await this.outbox.read(this.progress.position, limits)
       }
       return records
     }
@@ -290,9 +269,7 @@ export class KafkaForwarder implements Forwarder {
 
   /** Moves the cursor past `seq` and waits until that is written (at most one batch to resend after a crash). */
   private async advance(seq: number): Promise<void> {
-    if (seq <= this.position) return
-    this.position = seq
-    for (const w of this.progressWaiters) w()
+    if (!this.progress.advance(seq)) return
     try {
       await this.outbox.commit(this.name, seq)
     } catch {

@@ -14,12 +14,12 @@
 //   takes no codec from outside, so `compression: zstd` fails here, at start, not at the first send.
 // - `maxInflight` of the config is the forwarder's window (records sent and not yet acknowledged), not
 //   the library's per-connection request limit.
-import { readFileSync } from 'node:fs'
 import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import { compressionsAlgorithms, ProduceAcks, Producer, type ProducerOptions } from '@platformatic/kafka'
 import type { KafkaUpstreamConfig } from '../../config/schema.js'
 import { GatewayError } from '../errors.js'
 import { outpostPartitioner } from './kafka-partitioner.js'
+import { readUpstreamFile } from './upstream-file.js'
 
 export type KafkaProducer = Producer<Buffer, Buffer, Buffer, Buffer>
 export type KafkaCompression = KafkaUpstreamConfig['compression']
@@ -49,9 +49,9 @@ export function kafkaTls(config: KafkaUpstreamConfig): TlsOptions | undefined {
   const tls = config.tls
   if (tls === undefined) return undefined
   return {
-    ca: readOptional(tls.caFile, 'tls.caFile', config.name),
-    cert: readOptional(tls.certFile, 'tls.certFile', config.name),
-    key: readOptional(tls.keyFile, 'tls.keyFile', config.name),
+    ca: readUpstreamFile(tls.caFile, 'tls.caFile', config.name),
+    cert: readUpstreamFile(tls.certFile, 'tls.certFile', config.name),
+    key: readUpstreamFile(tls.keyFile, 'tls.keyFile', config.name),
     servername: tls.servername,
     rejectUnauthorized: tls.rejectUnauthorized,
   }
@@ -109,17 +109,4 @@ export function createKafkaProducer(
     )
   }
   return new Producer(kafkaProducerOptions(config, settings, kafkaTls(config)))
-}
-
-function readOptional(file: string | undefined, what: string, upstream: string): Buffer | undefined {
-  if (file === undefined) return undefined
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new GatewayError(
-      'OUTPOST_UPSTREAM_UNAVAILABLE',
-      `upstream ${upstream}: cannot read ${what} ${file}: ${(err as Error).message}`,
-      { cause: err },
-    )
-  }
 }

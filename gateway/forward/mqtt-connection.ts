@@ -1,12 +1,12 @@
 // One MQTT upstream connection at a time, for the forwarder (uplink) and the downlink: the client
 // options every connection to an upstream shares, the wait for CONNACK, and the reconnect loop with
 // backoff and full jitter. mqtt.js's own reconnect is off: each connection is a fresh client.
-import { readFileSync } from 'node:fs'
 import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt'
 import type { MqttUpstreamConfig } from '../../config/schema.js'
 import { GatewayError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { backoffDelay, sleep } from './backoff.js'
+import { readUpstreamFile } from './upstream-file.js'
 
 export type ConnectFn = (url: string, options: IClientOptions) => MqttClient
 
@@ -15,9 +15,9 @@ export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'backoff' | 
 /** The TLS material of an upstream, read once (a missing file fails the gateway's start). */
 export function readTls(config: MqttUpstreamConfig): Pick<IClientOptions, 'ca' | 'cert' | 'key'> {
   return {
-    ca: readOptional(config.caFile, 'caFile', config.name),
-    cert: readOptional(config.certFile, 'certFile', config.name),
-    key: readOptional(config.keyFile, 'keyFile', config.name),
+    ca: readUpstreamFile(config.caFile, 'caFile', config.name),
+    cert: readUpstreamFile(config.certFile, 'certFile', config.name),
+    key: readUpstreamFile(config.keyFile, 'keyFile', config.name),
   }
 }
 
@@ -143,19 +143,6 @@ export async function runConnections(loop: ConnectionLoop, stop: AbortSignal): P
     await sleep(delay, stop).catch(() => undefined)
   }
   loop.onState('stopped')
-}
-
-function readOptional(file: string | undefined, what: string, upstream: string): Buffer | undefined {
-  if (file === undefined) return undefined
-  try {
-    return readFileSync(file)
-  } catch (err) {
-    throw new GatewayError(
-      'OUTPOST_UPSTREAM_UNAVAILABLE',
-      `upstream ${upstream}: cannot read ${what} ${file}: ${(err as Error).message}`,
-      { cause: err },
-    )
-  }
 }
 
 /** The URL without credentials, for logs and status. */

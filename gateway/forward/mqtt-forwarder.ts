@@ -20,7 +20,7 @@ import type { Outbox } from '../../store/outbox.js'
 import type { StoredRecord } from '../../store/record-codec.js'
 import { GatewayError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { type Forwarder, within } from './forwarder.js'
+import { deadLettersOf, type Forwarder, Progress, within } from './forwarder.js'
 import type { ForwarderStatus } from './forwarder-status.js'
 import {
   type ConnectFn,
@@ -78,7 +78,7 @@ export class MqttForwarder implements Forwarder, SessionHost {
   private readonly dead = new Map<number, Promise<void>>()
   private readonly refusals: Record<string, number> = {}
   private running: Promise<void> | undefined
-  private acked: number
+  private readonly progress: Progress
   private current: PublishSession | undefined
   private window = 0
   private maxPacketBytes: number | undefined
@@ -87,7 +87,6 @@ export class MqttForwarder implements Forwarder, SessionHost {
   private stalledSince: number | undefined
   private lastError: string | undefined
   private warnedOrigin = false
-  private progressWaiters = new Set<() => void>()
 
   constructor(private readonly opts: MqttForwarderOptions) {
     this.config = opts.config
@@ -99,7 +98,7 @@ export class MqttForwarder implements Forwarder, SessionHost {
     this.now = opts.now ?? Date.now
     this.limiter = opts.config.maxRatePerSec ? new RateLimiter(opts.config.maxRatePerSec) : undefined
     this.poison = new PoisonTracker(opts.config.poisonAfterDisconnects)
-    this.acked = this.outbox.cursor(this.name)
+    this.progress = new Progress(this.outbox.cursor(this.name))
     this.tls = readTls(opts.config)
     this.clientId = uplinkClientId(opts.config, opts.gatewayId)
   }
@@ -112,23 +111,8 @@ export class MqttForwarder implements Forwarder, SessionHost {
   }
 
   /** Waits until everything appended so far is settled, the upstream is unreachable, or `timeoutMs` passes. */
-  async drain(timeoutMs: number): Promise<boolean> {
-    const target = this.outbox.lastSeq
-    const deadline = performance.now() + timeoutMs
-    while (this.acked < target && this.connection === 'connected') {
-      const left = deadline - performance.now()
-      if (left <= 0) return false
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, Math.min(left, 100))
-        function done() {
-          clearTimeout(t)
-          resolve()
-        }
-        this.progressWaiters.add(done)
-      })
-      this.progressWaiters.clear()
-    }
-    return this.acked >= target
+  drain(timeoutMs: number): Promise<boolean> {
+    return this.progress.reach(this.outbox.lastSeq, timeoutMs, () => this.connection === 'connected')
   }
 
   /** Closes the connection at once; settled progress is already committed. Idempotent. */
@@ -139,10 +123,6 @@ export class MqttForwarder implements Forwarder, SessionHost {
   }
 
   status(): ForwarderStatus {
-    const deadLetters: Partial<Record<DeadLetterReason, number>> = {}
-    for (const t of this.outbox.deadLetters.stats().totals) {
-      if (t.upstream === this.name) deadLetters[t.reason] = t.count
-    }
     const c = this.connection
     const stalled = this.stalledSince !== undefined && c !== 'idle' && c !== 'stopped'
     const poison = this.poison.state
@@ -152,12 +132,12 @@ export class MqttForwarder implements Forwarder, SessionHost {
       state: stalled ? 'stalled' : c,
       connection: c,
       url: redactUrl(this.config.url),
-      position: this.acked,
+      position: this.progress.position,
       inflight: this.current?.inflight ?? 0,
       window: this.window,
       ...this.counters,
       refusals: { ...this.refusals },
-      deadLetters,
+      deadLetters: deadLettersOf(this.outbox, this.name),
       stalledSince: this.stalledSince === undefined ? undefined : new Date(this.stalledSince).toISOString(),
       isolating: poison.isolating !== undefined,
       poisonSuspect: poison.suspect,
@@ -170,7 +150,7 @@ export class MqttForwarder implements Forwarder, SessionHost {
   // ------------------------------------------------------------- SessionHost
 
   get position(): number {
-    return this.acked
+    return this.progress.position
   }
 
   get isolating(): number | undefined {
@@ -178,11 +158,9 @@ export class MqttForwarder implements Forwarder, SessionHost {
   }
 
   advance(seq: number): Promise<void> {
-    if (seq <= this.acked) return Promise.resolve()
-    this.acked = seq
+    if (!this.progress.advance(seq)) return Promise.resolve()
     this.poison.passed(seq)
     if (this.dead.size > 0) for (const s of this.dead.keys()) if (s <= seq) this.dead.delete(s)
-    for (const w of this.progressWaiters) w()
     try {
       return this.outbox.commit(this.name, seq)
     } catch {
@@ -216,6 +194,7 @@ export class MqttForwarder implements Forwarder, SessionHost {
     if (this.stalledSince !== undefined) {
       this.log.info({ stalledMs: this.now() - this.stalledSince }, 'upstream acknowledging again')
       this.stalledSince = undefined
+      this.lastError = undefined
     }
   }
 
@@ -299,9 +278,9 @@ export class MqttForwarder implements Forwarder, SessionHost {
     )
     this.connectedSince = Date.now()
     this.counters.connects++
-    this.lastError = undefined
+    if (this.stalledSince === undefined) this.lastError = undefined // while stalled, it says why
     this.log.info(
-      { window: this.window, position: this.acked, backlog: this.outbox.lastSeq - this.acked },
+      { window: this.window, position: this.position, backlog: this.outbox.lastSeq - this.position },
       'upstream connected',
     )
     const session = new PublishSession(this, client, conn.signal, end, this.window, this.maxPacketBytes)
