@@ -10,7 +10,11 @@ import { type Config, configSchema } from './schema.js'
 export interface LoadOptions {
   /** Where ${VAR} values come from; defaults to process.env. */
   env?: Readonly<Record<string, string | undefined>>
-  /** The gateway id used when the config sets none; defaults to the host name. */
+  /**
+   * The gateway id used when the config sets none (tests, embedders). Without it, a config with
+   * upstreams must set gatewayId — it names this gateway upstream, and the host name of every stock Pi
+   * is "raspberrypi" — and one without upstreams is known by the host name (in logs and status only).
+   */
   defaultGatewayId?: string
   /**
    * An unset ${VAR} is an error by default (start must not run without its secrets). With 'warn' it is
@@ -69,11 +73,26 @@ export function validateConfig(raw: unknown, file: string, options: LoadOptions 
   else problems.push(...envProblems)
   const result = configSchema.safeParse(substituted, { reportInput: true })
   if (!result.success) problems.push(...result.error.issues.flatMap(toProblems))
+  if (options.defaultGatewayId === undefined) problems.push(...gatewayIdProblems(substituted))
   if (problems.length > 0 || !result.success) {
     throw new ConfigError('OUTPOST_CONFIG_INVALID', file, problems)
   }
   const gatewayId = result.data.gatewayId ?? sanitizeHostname(options.defaultGatewayId ?? hostname())
   return deepFreeze({ ...result.data, gatewayId })
+}
+
+/** [#10] No silent identity: upstreams see the gateway id in every message and address commands to it. */
+function gatewayIdProblems(raw: unknown): ConfigProblem[] {
+  const root = (raw ?? {}) as { gatewayId?: unknown; upstreams?: unknown }
+  if (root.gatewayId !== undefined || !Array.isArray(root.upstreams) || root.upstreams.length === 0) return []
+  return [
+    {
+      path: 'gatewayId',
+      message:
+        'required when upstreams are configured: it names this gateway upstream (message identity, ' +
+        '{gatewayId} in topics and downlink commands) and must differ per gateway, e.g. "gatewayId: pi-barn-01"',
+    },
+  ]
 }
 
 const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g

@@ -350,7 +350,9 @@ export const configSchema = z
         'expected letters, digits, "_", "-" or "." (no "/", "+" or "#")',
       )
       .optional()
-      .describe('Identifies this gateway upstream (topics, message identity). Defaults to the host name.'),
+      .describe(
+        'Identifies this gateway upstream (topics, message identity); one per gateway. Required when upstreams are configured; without upstreams it defaults to the host name.',
+      ),
     dataDir: filePath
       .default('./data')
       .describe('The outbox lives here (relative paths are relative to the working directory)'),

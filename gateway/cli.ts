@@ -11,9 +11,11 @@ import { startCommand } from './cli/start.js'
 const HELP = `outpost — MQTT edge gateway with a durable outbox
 
 usage:
-  outpost start [--config FILE]          run the gateway (default config: config/default.yaml)
+  outpost start [--config FILE]          run the gateway (config: --config, $OUTPOST_CONFIG,
+                                         /etc/outpost/outpost.yaml, config/default.yaml; start --help)
   outpost check-config FILE              validate a config, print every problem; exit 78 if invalid
-  outpost outbox stats --data-dir DIR    backlog, cursors, dead letters and counters (gateway stopped)
+  outpost outbox stats --data-dir DIR|--config FILE
+                                         backlog, cursors, dead letters and counters (gateway stopped)
   outpost outbox peek --data-dir DIR [--cursor NAME] [--limit N] [--json]
                                          print stored records
   outpost outbox peek --data-dir DIR --dead [--upstream U] [--reason R] [--limit N] [--json]
@@ -27,7 +29,8 @@ usage:
                                          simulated MQTT devices (or --serial PATH --framing F)
   outpost --help | --version
 
-exit status: 0 ok, 1 failure, 64 usage, 69 no outbox, 75 outbox in use, 78 invalid config`
+exit status: 0 ok, 1 failure, 64 usage, 66 missing file, 69 port in use or no outbox, 73 data dir
+not writable, 74 outbox unreadable, 75 outbox in use, 77 not permitted, 78 invalid config`
 
 const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
   start: startCommand,

@@ -12,7 +12,6 @@
 //   outbox-db.ts      the LevelDB handle, reads gated around a reopen
 //   cursor-table.ts   cursor positions and who waits for them to be written
 //   lifecycle.ts      open → recovering (after a failed write) → open … → closing → closed
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppendWaiters } from './append-waiters.js'
 import { Compactor } from './compactor.js'
@@ -35,6 +34,7 @@ import { Lifecycle } from './lifecycle.js'
 import { Limits } from './limits.js'
 import { loadLog } from './load-log.js'
 import { type Durability, defaultBatchWriter, LogWriter } from './log-writer.js'
+import { makeDir } from './make-dir.js'
 import { closedError, OutboxDb } from './outbox-db.js'
 import { type OutboxLogger, type OutboxOptions, type ReadOptions, silentLogger } from './outbox-options.js'
 import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbox-state.js'
@@ -166,7 +166,7 @@ export class Outbox {
   /** Opens (or creates) the outbox in `options.dir`. */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const outbox = new Outbox(options)
-    await mkdir(options.dir, { recursive: true })
+    await makeDir(options.dir)
     await outbox.health.open()
     await outbox.disk.refresh()
     await outbox.disk.ensureReserve().catch((err: unknown) => {

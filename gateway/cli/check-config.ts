@@ -1,10 +1,14 @@
 // `outpost check-config FILE [--env]`: prints every problem with its path and exits 78, or "ok" and a
 // one-line summary and exits 0. Opens no socket and no data file. Unset ${VAR}s are warnings (a config
-// repo's CI has no secrets); with --env they are errors, as they are for `outpost start`.
+// repo's CI has no secrets); with --env they are errors, as they are for `outpost start`. Files the
+// config names (TLS) that this user cannot read are reported with their paths: warnings, or errors with
+// --env (exit 66, as for a config file that cannot be read); a config no device could ever connect to
+// is a warning.
 import { ConfigError } from '../../config/errors.js'
 import { loadConfigFile } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
 import { formatSize } from '../../config/size.js'
+import { fileProblems, usefulnessWarnings } from './config-files.js'
 import { type CliIo, EXIT, println, UsageError } from './io.js'
 
 export async function checkConfigCommand(args: string[], io: CliIo): Promise<number> {
@@ -21,12 +25,22 @@ export async function checkConfigCommand(args: string[], io: CliIo): Promise<num
       onWarning: (p) =>
         println(io.stderr, `warning: ${p.path}: ${p.message} (outpost start would refuse it)`),
     })
+    // Like unset variables: warnings where the files are not (a config repo's CI), errors with --env.
+    const missing = fileProblems(config)
+    if (missing.length > 0 && strictEnv) {
+      println(io.stderr, ConfigError.describe(file, missing))
+      return EXIT.NOINPUT
+    }
+    for (const p of missing) {
+      println(io.stderr, `warning: ${p.path}: ${p.message} (outpost start would refuse it)`)
+    }
+    for (const w of usefulnessWarnings(config)) println(io.stderr, `warning: ${w}`)
     println(io.stdout, `ok: ${file}: ${summarize(config)}`)
     return EXIT.OK
   } catch (err) {
     if (err instanceof ConfigError) {
       println(io.stderr, err.message)
-      return EXIT.CONFIG
+      return err.code === 'OUTPOST_CONFIG_UNREADABLE' ? EXIT.NOINPUT : EXIT.CONFIG
     }
     throw err
   }

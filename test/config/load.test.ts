@@ -364,6 +364,7 @@ upstreams:
 
 describe('problems are reported all at once, with their paths', () => {
   const THREE_MISTAKES = `# three separate mistakes
+gatewayId: gw-test
 outbox:
   durability: sometimes
 upstreams:

@@ -13,7 +13,9 @@ describe('outpost', () => {
     for (const command of ['start', 'check-config', 'outbox stats', 'outbox peek', 'passwd']) {
       expect(r.stdout).toContain(`outpost ${command}`)
     }
-    expect(r.stdout).toMatch(/64 usage.*69 no outbox.*75 outbox in use.*78 invalid config/)
+    expect(r.stdout).toMatch(
+      /64 usage, 66 missing file, 69 port in use or no outbox, 73 data dir\nnot writable, 74 outbox unreadable, 75 outbox in use, 77 not permitted, 78 invalid config/,
+    )
     expect(r.stderr).toBe('')
     const short = await runCli(['-h'])
     expect(short).toMatchObject({ code: 0, stdout: r.stdout })

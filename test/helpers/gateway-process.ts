@@ -58,12 +58,29 @@ export class GatewayProcess {
   }
 
   static async startFile(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
-    const child = spawn(process.execPath, [CLI, 'start', '--config', configFile], {
+    return GatewayProcess.startArgs(['start', '--config', configFile], { env })
+  }
+
+  /** `node dist/gateway/cli.js ARGS` (e.g. `start` with no --config, from another `cwd`). */
+  static async startArgs(
+    args: string[],
+    options: {
+      env?: NodeJS.ProcessEnv
+      cwd?: string
+      /** The program and its arguments before the CLI script (default: this node). */
+      command?: string[]
+      /** How long to wait for "gateway started" (default 60 s). */
+      timeoutMs?: number
+    } = {},
+  ): Promise<GatewayProcess> {
+    const [cmd, ...pre] = options.command ?? [process.execPath]
+    const child = spawn(cmd as string, [...pre, CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd,
     })
-    const gw = new GatewayProcess(child, configFile)
-    await gw.waitForLog((l) => l.msg === 'gateway started', 20_000)
+    const gw = new GatewayProcess(child, args[args.indexOf('--config') + 1] ?? '')
+    await gw.waitForLog((l) => l.msg === 'gateway started', options.timeoutMs ?? 60_000)
     return gw
   }
 

@@ -10,6 +10,17 @@ import { tempDir } from '../../helpers/tmp.js'
 const EXAMPLE_YAML = fileURLToPath(new URL('../../../config/example.yaml', import.meta.url))
 const DEFAULT_YAML = fileURLToPath(new URL('../../../config/default.yaml', import.meta.url))
 
+/** The TLS files config/example.yaml names, by config path (none of them exists on a test machine). */
+const EXAMPLE_TLS_FILES = [
+  ['broker.listeners[1].certFile', '/etc/outpost/tls/gateway.crt'],
+  ['broker.listeners[1].keyFile', '/etc/outpost/tls/gateway.key'],
+  ['broker.listeners[1].caFile', '/etc/outpost/tls/devices-ca.crt'],
+  ['upstreams[0].caFile', '/etc/outpost/tls/cloud-ca.crt'],
+  ['upstreams[0].certFile', '/etc/outpost/tls/pi-barn-01.crt'],
+  ['upstreams[0].keyFile', '/etc/outpost/tls/pi-barn-01.key'],
+  ['upstreams[1].tls.caFile', '/etc/outpost/tls/kafka-ca.crt'],
+] as const
+
 function writeConfig(text: string): string {
   const file = join(tempDir(), 'outpost.yaml')
   writeFileSync(file, text)
@@ -18,7 +29,8 @@ function writeConfig(text: string): string {
 
 describe('outpost check-config', () => {
   test('a file with three mistakes: all three on stderr with their paths, exit 78', async () => {
-    const file = writeConfig(`outbox:
+    const file = writeConfig(`gatewayId: gw-test
+outbox:
   durability: sometimes
 upstreams:
   - { name: cloud, type: mqtt, url: "mqtt://cloud.example:1883" }
@@ -49,15 +61,23 @@ routes:
     expect(r.stderr.trimEnd().split('\n')).toEqual([
       'warning: upstreams[0].password: environment variable CLOUD_PASSWORD is not set (outpost start would refuse it)',
       'warning: upstreams[1].sasl.password: environment variable KAFKA_PASSWORD is not set (outpost start would refuse it)',
+      // the example's TLS files are not on this machine
+      ...EXAMPLE_TLS_FILES.map(
+        ([path, file]) => `warning: ${path}: ${file}: no such file (outpost start would refuse it)`,
+      ),
     ])
   })
 
-  test('config/example.yaml with its secrets set prints no warning; with --env and without them exits 78', async () => {
+  test('config/example.yaml with its secrets set and --env: only its missing TLS files, exit 66; without the secrets exits 78', async () => {
     const withSecrets = await runCli(['check-config', '--env', EXAMPLE_YAML], {
       env: { ...envWithout(), CLOUD_PASSWORD: 'c', KAFKA_PASSWORD: 'k' },
     })
-    expect(withSecrets).toMatchObject({ code: 0, stderr: '' })
-    expect(withSecrets.stdout).toMatch(/^ok: /)
+    expect(withSecrets.code).toBe(66)
+    expect(withSecrets.stdout).toBe('')
+    expect(withSecrets.stderr.trimEnd().split('\n')).toEqual([
+      `${EXAMPLE_YAML}: ${EXAMPLE_TLS_FILES.length} problems`,
+      ...EXAMPLE_TLS_FILES.map(([path, file]) => `  ${path}: ${file}: no such file`),
+    ])
 
     const strict = await runCli(['check-config', EXAMPLE_YAML, '--env'], { env: envWithout() })
     expect(strict.code).toBe(78)
@@ -91,10 +111,10 @@ routes:
     expect(r.stderr).toBe('')
   })
 
-  test('a file that does not exist: exit 78 with a clear message', async () => {
+  test('a file that does not exist: exit 66 with a clear message', async () => {
     const missing = join(tempDir(), 'missing.yaml')
     const r = await runCli(['check-config', missing])
-    expect(r.code).toBe(78)
+    expect(r.code).toBe(66)
     expect(r.stderr).toBe(`${missing}: 1 problem\n  cannot read config: file not found\n`)
   })
 

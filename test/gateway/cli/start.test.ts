@@ -16,7 +16,8 @@ describe('outpost start', () => {
     const file = join(dir, 'outpost.yaml')
     writeFileSync(
       file,
-      `dataDir: ${dataDir}
+      `gatewayId: gw-test
+dataDir: ${dataDir}
 broker:
   listeners:
     - { type: tcp, host: 127.0.0.1, port: ${port} }
