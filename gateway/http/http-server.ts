@@ -1,10 +1,22 @@
-// The HTTP side: /healthz (the process answers), /readyz (listening and the outbox accepts writes),
-// /api/status (a JSON snapshot) and /metrics (Prometheus). It reads status() snapshots only.
+// The HTTP side: the status page at / (status-page.ts), /healthz (the process answers), /readyz
+// (listening and the outbox accepts writes), /api/status (a JSON snapshot) and /metrics (Prometheus,
+// rendered from the same snapshot at scrape time: nothing is counted for it on the hot path). It reads
+// status() snapshots only.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { GatewayStatus } from '../gateway.js'
 import type { Logger } from '../logger.js'
 import { renderMetrics } from './metrics.js'
+import { STATUS_PAGE_HTML } from './status-page.js'
+
+/** The page fetches /api/status from its own origin and loads nothing else. */
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy':
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-cache',
+}
 
 export interface HttpServerOptions {
   host: string
@@ -54,6 +66,9 @@ export class HttpServer {
       return
     }
     switch (path) {
+      case '/':
+        res.writeHead(200, PAGE_HEADERS).end(STATUS_PAGE_HTML)
+        return
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n')
         return
