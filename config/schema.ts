@@ -3,6 +3,7 @@
 // against it. Units live in key names (…Ms, …Sec, …Bytes) unless a value is a size string.
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { checkKafka } from './kafka-checks.js'
 import { parseSize } from './size.js'
 import { captureCount, parseFilter, parseTemplate } from './topic-pattern.js'
 
@@ -473,6 +474,8 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
       }
     })
   }
+
+  checkKafka(config, ctx)
 }
 
 function checkTemplates(
