@@ -4,6 +4,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { parseDeviceTopic } from './device-topic.js'
+import { checkKafka } from './kafka-checks.js'
 import { parseSize } from './size.js'
 import { captureCount, parseFilter, parseTemplate } from './topic-pattern.js'
 
@@ -533,6 +534,8 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
       }
     })
   }
+
+  checkKafka(config, ctx)
 }
 
 function checkTemplates(

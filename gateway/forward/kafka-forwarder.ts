@@ -5,19 +5,30 @@
 // `lingerMs` for a short batch to fill), send them in one produce call, and only once the cluster
 // acknowledged them all (acks=all, idempotent producer by default) commit the cursor past the batch and
 // wait for that to be written — so a crash resends at most one batch, and per-key order holds (a key
-// always lands on the same partition: kafka-partitioner.ts). Every message carries its identity as
-// headers (kafka-message.ts): duplicates are recognisable.
+// always lands on the same partition: kafka-partitioner.ts). The next batch is read and prepared while
+// one is on its way (kafka-batch-reader.ts); it is sent only after that one is acknowledged and the
+// cursor written. Every message carries its identity as headers (kafka-message.ts): duplicates are
+// recognisable.
 //
 // What a failed send means comes from kafka-errors.ts:
-//   retryable  back off (the upstream's `reconnect` settings) and send the same batch again
+//   retryable  back off (the upstream's `reconnect` settings) and send the same batch again with the
+//              same producer: its id and sequence numbers let the cluster drop a copy it appended
+//              already (a send whose answer was lost — measured with a broker frozen by SIGSTOP: two
+//              batches twice when each retry had a new producer, none since). An error nobody knows
+//              (UNKNOWN) is retried too, with a new producer
 //   fatal      close the producer, back off, send the batch again with a new one
-//   permanent  a record the cluster will never take: the batch is split until that record is alone,
-//              then it moves to the dead letters (written before the cursor passes it); the rest go on
+//   permanent  a record the cluster will never take: the partitions the cluster appended all the same
+//              are done (kafka-appended.ts), the rest is split until that record is alone, then it moves
+//              to the dead letters (written before the cursor passes it); the others go on. A new
+//              producer takes over first: the library's sequence numbers missed what was appended
 // A record whose topic (as rendered for this upstream) is not a legal Kafka topic is dead-lettered
 // without being sent (`bad-topic`). A send with no answer within `ackTimeoutMs` shows the upstream as
 // stalled until an acknowledgement comes.
+//
+// The forwarder picks each record's partition itself (the Java partitioner over the topic's partition
+// count from the producer's metadata, as the library's partitioner would), so that after a failed send
+// it knows which records the partitions that were appended hold.
 
-import { isLegalKafkaTopic, kafkaTopicProblem } from '../../config/kafka-topic.js'
 import type { KafkaUpstreamConfig } from '../../config/schema.js'
 import type { DeadLetterReason } from '../../store/dead-letters.js'
 import type { Outbox } from '../../store/outbox.js'
@@ -25,8 +36,10 @@ import type { StoredRecord } from '../../store/record-codec.js'
 import type { Logger } from '../logger.js'
 import { backoffDelay, sleep } from './backoff.js'
 import { deadLettersOf, type Forwarder, Progress, type UpstreamStatus, within } from './forwarder.js'
+import { appendedPartitions, partitionKey } from './kafka-appended.js'
+import { type KafkaBatch, KafkaBatchReader, type KafkaItem } from './kafka-batch-reader.js'
 import { classifyKafkaError } from './kafka-errors.js'
-import { type KafkaMessage, kafkaDestination, toKafkaMessage } from './kafka-message.js'
+import { javaPartitionForKey } from './kafka-partitioner.js'
 import {
   createKafkaProducer,
   type KafkaProducer,
@@ -58,12 +71,7 @@ export interface KafkaForwarderOptions {
   now?: () => number
 }
 
-/** One record of a batch: its message, or why it is not sent. */
-interface Item {
-  record: StoredRecord
-  message: KafkaMessage
-  bytes: number
-}
+type Item = KafkaItem
 
 export class KafkaForwarder implements Forwarder {
   readonly name: string
@@ -73,10 +81,14 @@ export class KafkaForwarder implements Forwarder {
   private readonly now: () => number
   private readonly gatewayId: Buffer
   private readonly limiter: RateLimiter | undefined
+  private readonly batches: KafkaBatchReader
   private readonly stopController = new AbortController()
   private readonly counters = { sent: 0, acked: 0, skipped: 0, batches: 0, producers: 0 }
   private readonly failures = { retryable: 0, fatal: 0, permanent: 0 }
   private running: Promise<void> | undefined
+  private producer: KafkaProducer | undefined
+  /** The batch being sent: after a failure its records not yet settled go again. */
+  private pending: { items: Item[]; last: number } | undefined
   private readonly progress: Progress
   private inflight = 0
   private state: 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped' = 'idle'
@@ -96,6 +108,14 @@ export class KafkaForwarder implements Forwarder {
       createKafkaProducer(opts.config, { gatewayId: opts.gatewayId })
     }
     this.progress = new Progress(this.outbox.cursor(this.name))
+    this.batches = new KafkaBatchReader({
+      outbox: this.outbox,
+      upstream: this.name,
+      gatewayId: this.gatewayId,
+      maxRecords: this.config.maxInflight,
+      maxBytes: this.config.batchBytes,
+      lingerMs: this.config.lingerMs,
+    })
   }
 
   start(): void {
@@ -144,11 +164,9 @@ export class KafkaForwarder implements Forwarder {
     let attempt = 0
     while (!stop.aborted) {
       this.state = 'connecting'
-      let producer: KafkaProducer | undefined
       try {
-        producer = this.createProducer()
-        this.counters.producers++
-        await this.forward(producer, stop, () => {
+        if (this.producer === undefined) this.newProducer()
+        await this.forward(stop, () => {
           attempt = 0
         })
       } catch (err) {
@@ -160,10 +178,9 @@ export class KafkaForwarder implements Forwarder {
           { err: (err as Error).message, kind: failure.kind, code: failure.code, attempt },
           failure.kind === 'fatal'
             ? 'Kafka producer failed; starting a new one'
-            : 'Kafka send failed; retrying',
+            : 'Kafka send failed; sending the batch again',
         )
-      } finally {
-        await producer?.close().catch(() => undefined)
+        if (failure.kind === 'fatal' || failure.code === 'UNKNOWN') await this.closeProducer()
       }
       if (stop.aborted) break
       this.state = 'backoff'
@@ -172,99 +189,103 @@ export class KafkaForwarder implements Forwarder {
         stop,
       ).catch(() => undefined)
     }
+    await this.closeProducer()
     this.state = 'stopped'
   }
 
   /**
-   * Sends batch after batch with one producer. Throws on a retryable or fatal failure (the caller backs
-   * off and starts again from the cursor, with a new producer after a fatal one).
+   * Sends batch after batch. Throws on a retryable or fatal failure (the caller backs off and sends the
+   * pending batch again, with a new producer after a fatal one).
    */
-  private async forward(producer: KafkaProducer, stop: AbortSignal, succeeded: () => void): Promise<void> {
+  private async forward(stop: AbortSignal, succeeded: () => void): Promise<void> {
     for (;;) {
       if (stop.aborted) return
-      const records = await this.nextBatch(stop)
-      if (records === undefined) return
-      const items: Item[] = []
-      for (const r of records) {
-        const item = await this.prepare(r)
-        if (item) items.push(item)
+      if (this.pending === undefined) {
+        const batch = await this.batches.next(this.progress.position, stop)
+        if (batch === undefined) return
+        await this.passOver(batch)
+        this.pending = { items: batch.items, last: batch.last }
       }
+      const { items, last } = this.pending
+      this.batches.readAhead(last, stop)
       if (items.length > 0) {
-        await this.send(producer, items, stop)
+        await this.send(items, stop)
         this.state = 'connected'
         succeeded()
       }
-      const last = (records[records.length - 1] as StoredRecord).seq
       await this.advance(last)
+      this.pending = undefined
     }
   }
 
-  /** The next records after the cursor: a full batch, or what came within lingerMs; undefined when stopped. */
-  private async nextBatch(stop: AbortSignal): Promise<StoredRecord[] | undefined> {
-    const limits = { maxRecords: this.config.maxInflight, maxBytes: this.config.batchBytes }
-    for (;;) {
-      if (stop.aborted) return undefined
-      let records = await this.outbox.read(this.progress.position, limits)
-      if (records.length === 0) {
-        await this.outbox.waitForAppend(this.progress.position, stop).catch(() => undefined)
-        continue
-      }
-      if (records.length < limits.maxRecords && this.config.lingerMs > 0) {
-        await sleep(this.config.lingerMs, stop).catch(() => undefined)
-        if (stop.aborted) return undefined
-        records = await this.outbox.read(this.progress.position, limits)
-      }
-      return records
-    }
-  }
-
-  /** The record's message, or undefined when it is passed over (not routed here) or dead-lettered. */
-  private async prepare(r: StoredRecord): Promise<Item | undefined> {
-    const dest = kafkaDestination(r, this.name)
-    if (dest === undefined) {
-      this.counters.skipped++
-      return undefined
-    }
-    if (!isLegalKafkaTopic(dest.topic)) {
-      await this.deadLetter(r, 'bad-topic', `topic "${dest.topic}": ${kafkaTopicProblem(dest.topic)}`)
-      return undefined
-    }
-    const message = toKafkaMessage(r, this.name, this.gatewayId) as KafkaMessage
-    return { record: r, message, bytes: r.size }
+  /** Counts what the batch passes over and writes the dead letters of its illegal topics, once. */
+  private async passOver(batch: KafkaBatch): Promise<void> {
+    this.counters.skipped += batch.skipped
+    for (const { record, detail } of batch.illegal) await this.deadLetter(record, 'bad-topic', detail)
   }
 
   /**
-   * Sends `items` in one produce call; on a permanent failure splits them until the record the cluster
-   * refuses is alone, and dead-letters it. Throws on a retryable or fatal failure.
+   * Sends `items` in one produce call. On a permanent failure, what the cluster appended is done; the
+   * rest is split until the record it refuses is alone, and that one is dead-lettered. Throws on a
+   * retryable or fatal failure.
    */
-  private async send(producer: KafkaProducer, items: Item[], stop: AbortSignal): Promise<void> {
+  private async send(items: Item[], stop: AbortSignal): Promise<void> {
     if (this.limiter) for (let i = 0; i < items.length; i++) await this.limiter.take(stop)
+    const err = await this.produce(items)
+    if (err === undefined) {
+      this.counters.acked += items.length
+      this.counters.batches++
+      this.settled(items)
+      return
+    }
+    const failure = classifyKafkaError(err)
+    if (failure.kind !== 'permanent') throw err
+    this.answered()
+    this.failures.permanent++
+    if (items.length === 1) {
+      const item = items[0] as Item
+      await this.deadLetter(item.record, failure.reason, `Kafka ${failure.code}`)
+      this.settled(items)
+      return
+    }
+    const appended = appendedPartitions(err)
+    const rest = items.filter((i) => !appended.has(partitionOf(i)))
+    this.counters.acked += items.length - rest.length
+    this.settled(items.filter((i) => appended.has(partitionOf(i))))
+    await this.renewProducer()
+    const half = Math.ceil(rest.length / 2)
+    if (half > 0) await this.send(rest.slice(0, half), stop)
+    if (rest.length > 1) await this.send(rest.slice(half), stop)
+  }
+
+  /** Takes settled items out of the pending batch: a resend after a later failure leaves them out. */
+  private settled(items: Item[]): void {
+    if (this.pending === undefined || items.length === 0) return
+    if (items === this.pending.items) {
+      this.pending.items = []
+      return
+    }
+    const done = new Set(items)
+    this.pending.items = this.pending.items.filter((i) => !done.has(i))
+  }
+
+  /** One produce call: undefined once the cluster acknowledged every record, else why not. */
+  private async produce(items: Item[]): Promise<unknown> {
+    const producer = this.producer as KafkaProducer
     this.inflight = items.length
     this.counters.sent += items.length
     const watch = setTimeout(() => this.stalled(items.length), this.config.ackTimeoutMs)
     try {
+      await this.pinPartitions(producer, items)
       await producer.send({ messages: items.map((i) => i.message) })
-    } catch (err) {
-      const failure = classifyKafkaError(err)
-      if (failure.kind !== 'permanent') throw err
       this.answered()
-      this.failures.permanent++
-      if (items.length === 1) {
-        const item = items[0] as Item
-        await this.deadLetter(item.record, failure.reason, `Kafka ${failure.code}`)
-        return
-      }
-      const half = Math.ceil(items.length / 2)
-      await this.send(producer, items.slice(0, half), stop)
-      await this.send(producer, items.slice(half), stop)
-      return
+      return undefined
+    } catch (err) {
+      return err ?? new Error('produce failed')
     } finally {
       clearTimeout(watch)
       this.inflight = 0
     }
-    this.answered()
-    this.counters.acked += items.length
-    this.counters.batches++
   }
 
   /** Moves the cursor past `seq` and waits until that is written (at most one batch to resend after a crash). */
@@ -297,11 +318,45 @@ export class KafkaForwarder implements Forwarder {
     this.stalledSince = undefined
   }
 
-  private createProducer(): KafkaProducer {
+  /**
+   * Sets each message's partition as the library's partitioner would put it (the Java partitioner over
+   * the topic's partition count in the producer's metadata), so a failed send's per-partition outcome
+   * maps back to records. A topic the metadata does not know is left to the library (never counted as
+   * appended after a failure: sent again).
+   */
+  private async pinPartitions(producer: KafkaProducer, items: Item[]): Promise<void> {
+    const topics = [...new Set(items.map((i) => i.message.topic))]
+    const metadata = await producer.metadata({ topics, autocreateTopics: true })
+    for (const { message } of items) {
+      const count = metadata.topics.get(message.topic)?.partitionsCount
+      message.partition = count ? javaPartitionForKey(message.key ?? this.gatewayId, count) : undefined
+    }
+  }
+
+  private newProducer(): void {
     const create = this.opts.createProducer ?? createKafkaProducer
-    return create(this.config, {
+    this.producer = create(this.config, {
       gatewayId: this.opts.gatewayId,
       requestTimeoutMs: Math.max(this.config.ackTimeoutMs, 1_000),
     })
+    this.counters.producers++
   }
+
+  private async closeProducer(): Promise<void> {
+    const producer = this.producer
+    this.producer = undefined
+    await producer?.close().catch(() => undefined)
+  }
+
+  /** A new producer (id and sequence numbers) in place of this one, nothing being in flight. */
+  private async renewProducer(): Promise<void> {
+    await this.closeProducer()
+    this.newProducer()
+  }
+}
+
+/** "topic:partition" of an item whose partition was pinned; undefined partitions match nothing. */
+function partitionOf(item: Item): string {
+  const { topic, partition } = item.message
+  return partition === undefined ? '' : partitionKey(topic, partition)
 }

@@ -38,6 +38,8 @@ export function kafkaDestination(
   return undefined
 }
 
+const fresh = (text: string): Buffer => Buffer.from(text)
+
 /**
  * The message for `r` on `upstream`, or undefined when the record is not routed there. `gatewayId`
  * is passed as bytes: it is the same for every record, so it is encoded once by the caller.
@@ -46,23 +48,36 @@ export function toKafkaMessage(
   r: StoredRecord,
   upstream: string,
   gatewayId: Buffer,
+  utf8: (text: string) => Buffer = fresh,
 ): KafkaMessage | undefined {
   const dest = kafkaDestination(r, upstream)
-  if (dest === undefined) return undefined
+  return dest === undefined ? undefined : kafkaMessage(r, dest, gatewayId, utf8)
+}
+
+/**
+ * The message for `r` going to `dest` (its kafkaDestination). `utf8` encodes the key, the MQTT topic
+ * and the origin: a cache (utf8-cache.ts) shares the bytes of strings that recur.
+ */
+export function kafkaMessage(
+  r: StoredRecord,
+  dest: { topic: string; key: string | undefined },
+  gatewayId: Buffer,
+  utf8: (text: string) => Buffer = fresh,
+): KafkaMessage {
   const payload = r.payload
   const value = Buffer.isBuffer(payload)
     ? payload
     : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
   return {
     topic: dest.topic,
-    key: dest.key === undefined ? undefined : Buffer.from(dest.key),
+    key: dest.key === undefined ? undefined : utf8(dest.key),
     value,
     timestamp: BigInt(Math.trunc(r.ts)),
     headers: new Map([
       [GATEWAY, gatewayId],
       [SEQ, Buffer.from(String(r.seq))],
-      [TOPIC, Buffer.from(r.topic)],
-      [ORIGIN, Buffer.from(r.origin)],
+      [TOPIC, utf8(r.topic)],
+      [ORIGIN, utf8(r.origin)],
     ]),
   }
 }

@@ -29,6 +29,9 @@ export interface GatewayChildOptions {
   /** outbox.commitDelayMs (fsync mode). */
   commitDelayMs?: number
   upstream?: GatewayUpstream
+  /** Upstreams and routes as written in the config (e.g. a Kafka upstream), in place of `upstream`. */
+  upstreams?: Record<string, unknown>[]
+  routes?: Record<string, unknown>[]
   logLevel?: 'warn' | 'info' | 'error'
   /** Extra arguments for node itself (e.g. --cpu-prof --cpu-prof-dir DIR). */
   nodeArgs?: string[]
@@ -129,19 +132,22 @@ function gatewayConfig(opts: GatewayChildOptions, port: number, httpPort: number
     log: { level: opts.logLevel ?? 'warn' },
     broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port }], allowAnonymous: true },
     outbox: { durability: opts.durability, commitDelayMs: opts.commitDelayMs ?? 0 },
-    upstreams: opts.upstream
-      ? [
-          {
-            name: 'cloud',
-            type: 'mqtt',
-            url: opts.upstream.url,
-            maxInflight: opts.upstream.maxInflight,
-            // Short backoff: the benchmark starts the upstream while the gateway is waiting for it.
-            reconnect: { minMs: 100, maxMs: 200 },
-            connectTimeoutMs: 2000,
-          },
-        ]
-      : [],
+    upstreams:
+      opts.upstreams ??
+      (opts.upstream
+        ? [
+            {
+              name: 'cloud',
+              type: 'mqtt',
+              url: opts.upstream.url,
+              maxInflight: opts.upstream.maxInflight,
+              // Short backoff: the benchmark starts the upstream while the gateway is waiting for it.
+              reconnect: { minMs: 100, maxMs: 200 },
+              connectTimeoutMs: 2000,
+            },
+          ]
+        : []),
+    ...(opts.routes ? { routes: opts.routes } : {}),
     http: { enabled: true, host: '127.0.0.1', port: httpPort },
   }
 }

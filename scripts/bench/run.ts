@@ -16,6 +16,9 @@ const NOT_BENCHMARKS = new Set([
   'raw-publisher',
   'drain-sink',
   'drain-publisher',
+  'kafka-publisher',
+  'kafka-bench-record',
+  'kafka-bench-topic',
 ])
 
 interface BenchmarkModule {

@@ -74,7 +74,7 @@ describe('the bundled configs', () => {
     })
     expect(lake).toMatchObject({ name: 'lake', type: 'kafka', compression: 'lz4' })
     expect(lake?.type === 'kafka' ? lake.sasl?.password : undefined).toBe('kafka-secret')
-    expect(config.routes).toHaveLength(3)
+    expect(config.routes).toHaveLength(4)
     expect(config.downlink).toEqual([
       { from: 'cloud', match: 'commands/{gatewayId}/#', topic: 'cmd/{2}', qos: 1 },
     ])
@@ -286,7 +286,9 @@ describe('environment variables', () => {
     const config = parse(
       `dataDir: "\${DATA}/outpost"
 upstreams:
-  - { name: lake, type: kafka, brokers: ["\${KAFKA_HOST}:9092", "\${KAFKA_HOST}-2:\${KAFKA_PORT}"] }`,
+  - { name: lake, type: kafka, brokers: ["\${KAFKA_HOST}:9092", "\${KAFKA_HOST}-2:\${KAFKA_PORT}"] }
+routes:
+  - { match: "sensors/#", to: [lake], topic: telemetry }`,
       { DATA: '/srv', KAFKA_HOST: 'k1', KAFKA_PORT: '9093' },
     )
     expect(config.dataDir).toBe('/srv/outpost')
@@ -482,7 +484,10 @@ describe('checks that need the whole config', () => {
 
   test('duplicate upstream names are rejected at the second one', () => {
     const problems = problemsOf(() =>
-      parse(`upstreams:\n  - ${MQTT_UPSTREAM}\n  - { name: cloud, type: kafka, brokers: ["k:9092"] }`),
+      parse(
+        `upstreams:\n  - ${MQTT_UPSTREAM}\n  - { name: cloud, type: kafka, brokers: ["k:9092"] }\n` +
+          'routes:\n  - { match: "a/#", to: [cloud], topic: "a" }',
+      ),
     )
     expect(problems).toEqual([{ path: 'upstreams[1].name', message: 'duplicate upstream name "cloud"' }])
   })
@@ -500,6 +505,8 @@ describe('checks that need the whole config', () => {
   test('a downlink needs a known mqtt upstream: from a kafka upstream or an unknown one is rejected', () => {
     const problems = problemsOf(() =>
       parse(`upstreams:\n  - ${MQTT_UPSTREAM}\n  - ${KAFKA_UPSTREAM}
+routes:
+  - { match: "meters/#", to: [lake], topic: meters }
 downlink:
   - { from: lake, match: "commands/#" }
   - { from: ghost, match: "commands/#" }

@@ -33,7 +33,8 @@ upstreams:
   - { name: cloud, type: mqtt, url: "mqtt://h" }
   - { name: lake, type: kafka, brokers: ["k:9092"] }
 routes:
-  - { match: "sensors/+/telemetry", to: [cloud, lake], topic: "sites/{gatewayId}/{topic}", key: "{1}" }
+  - { match: "sensors/+/telemetry", to: [cloud], topic: "sites/{gatewayId}/{topic}" }
+  - { match: "sensors/+/telemetry", to: [lake], topic: "telemetry", key: "{1}" }
   - { match: "sensors/+/alarm", to: [cloud], topic: "alarms/{gatewayId}/{1}" }
   - { match: "meters/#", to: [lake], topic: "meter-readings", key: "{gatewayId}" }
   - { match: "raw/#", to: [cloud] }`,
@@ -42,10 +43,10 @@ routes:
   )
   const router = new Router(config.routes, config.gatewayId)
 
-  test('a message matching one route goes to each of its upstreams, with topic and key rendered', () => {
+  test('a message goes to the upstreams of the routes it matches, with topic and key rendered', () => {
     expect(router.route('sensors/s1/telemetry', 'client-1')).toEqual([
-      { upstream: 'cloud', topic: 'sites/pi-barn-01/sensors/s1/telemetry', key: 's1' },
-      { upstream: 'lake', topic: 'sites/pi-barn-01/sensors/s1/telemetry', key: 's1' },
+      { upstream: 'cloud', topic: 'sites/pi-barn-01/sensors/s1/telemetry', key: undefined },
+      { upstream: 'lake', topic: 'telemetry', key: 's1' },
     ])
     expect(router.route('sensors/s1/alarm', 'client-1')).toEqual([
       { upstream: 'cloud', topic: 'alarms/pi-barn-01/s1', key: undefined },

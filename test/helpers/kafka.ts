@@ -123,11 +123,16 @@ export interface SeenRecord {
  * its own) until `count` records arrived or the deadline passed; returns what arrived, in partition
  * and offset order.
  */
-export async function consumeAll(topic: string, count: number, deadlineMs = 20_000): Promise<SeenRecord[]> {
+export async function consumeAll(
+  topic: string,
+  count: number,
+  deadlineMs = 20_000,
+  brokers: string[] = kafkaBrokers(),
+): Promise<SeenRecord[]> {
   const consumer = new Consumer({
     clientId: 'outpost-test-consumer',
     groupId: uniqueTopic('outpost-test-group'),
-    bootstrapBrokers: kafkaBrokers(),
+    bootstrapBrokers: brokers,
     maxWaitTime: 200,
   })
   const seen: SeenRecord[] = []

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import zlib from 'node:zlib'
 import { describe, expect, test } from 'vitest'
 import { envWithout, runCli } from '../../helpers/cli.js'
 import { tempDir } from '../../helpers/tmp.js'
@@ -50,12 +51,46 @@ routes:
     ])
   })
 
+  test('Kafka upstreams: a topic template that can never be a Kafka topic name, no routes, zstd on this Node.js: exit 78 with each path', async () => {
+    const zstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function'
+    const routed = writeConfig(`upstreams:
+  - { name: cloud, type: mqtt, url: "mqtt://cloud.example:1883" }
+  - { name: lake, type: kafka, brokers: ["kafka1:9092"], compression: zstd }
+routes:
+  - { match: "meters/#", to: [lake], topic: meters }
+  - { match: "alarms/+", to: [cloud] }
+  - { match: "sensors/+/telemetry", to: [lake], key: "{1}" }
+`)
+    const r = await runCli(['check-config', routed])
+    expect(r.code).toBe(78)
+    expect(r.stdout).toBe('')
+    const lines = r.stderr.trimEnd().split('\n')
+    expect(lines[0]).toBe(`${routed}: ${zstd ? 1 : 2} problem${zstd ? '' : 's'}`)
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^ {2}routes\[2\]\.topic: "\{topic\}" for Kafka upstream "lake" can never be a legal Kafka topic name: it always contains "\/".*such as "telemetry"/,
+      ),
+    )
+    if (!zstd)
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^ {2}upstreams\[1\]\.compression: zstd needs Node\.js ≥ 22\.15/),
+      )
+
+    const unrouted = writeConfig('upstreams:\n  - { name: lake, type: kafka, brokers: ["kafka1:9092"] }\n')
+    const u = await runCli(['check-config', unrouted])
+    expect(u.code).toBe(78)
+    expect(u.stderr).toContain(
+      `${unrouted}: 1 problem\n  upstreams[0]: Kafka upstream "lake" with no routes: `,
+    )
+    expect(u.stderr).toContain('Add a route with a Kafka topic name, e.g. routes: [{ match:')
+  })
+
   test('config/example.yaml without its secrets: exit 0, "ok: …" on stdout and a warning per unset variable', async () => {
     const r = await runCli(['check-config', EXAMPLE_YAML], { env: envWithout() })
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(
       `ok: ${EXAMPLE_YAML}: gateway pi-barn-01; listeners tcp 0.0.0.0:1883, tls 0.0.0.0:8883, ws 0.0.0.0:8080; ` +
-        'outbox fsync 4 GiB drop-oldest in /var/lib/outpost; 2 upstreams (cloud mqtt, lake kafka); 3 routes; ' +
+        'outbox fsync 4 GiB drop-oldest in /var/lib/outpost; 2 upstreams (cloud mqtt, lake kafka); 4 routes; ' +
         '1 downlink; 3 serial devices\n',
     )
     expect(r.stderr.trimEnd().split('\n')).toEqual([

@@ -31,6 +31,8 @@ async function kafkaSink(): Promise<ContractSink & { close(): Promise<void> }> {
         reconnect: { minMs: 50, maxMs: 300 },
       },
     ],
+    // The records are appended with their destination; the schema wants a route to a Kafka upstream.
+    routes: [{ match: 'sensors/#', to: [UPSTREAM], topic }],
   }).upstreams[0] as KafkaUpstreamConfig
   const record = (i: number) => ({
     topic: 'sensors/dev/telemetry',

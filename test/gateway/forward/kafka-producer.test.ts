@@ -38,6 +38,7 @@ function upstream(extra: Record<string, unknown> = {}, brokers = kafkaBrokers())
   const config = configSchema.parse({
     gatewayId: GATEWAY,
     upstreams: [{ name: 'lake', type: 'kafka', brokers, ...extra }],
+    routes: [{ match: 'sensors/#', to: ['lake'], topic: 'telemetry' }],
   })
   return config.upstreams[0] as KafkaUpstreamConfig
 }
