@@ -32,6 +32,7 @@ function configWithFiles(dir: string): string {
         { name: 'cloud', type: 'mqtt', url: 'mqtts://cloud.example:8883', caFile: join(dir, 'a-directory') },
         { name: 'lake', type: 'kafka', brokers: ['k:9093'], tls: { caFile: join(dir, 'kafka-ca.pem') } },
       ],
+      routes: [{ match: 'sensors/#', to: ['cloud', 'lake'], topic: 'telemetry' }],
     }),
   )
   return file

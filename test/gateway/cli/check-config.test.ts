@@ -53,7 +53,8 @@ routes:
 
   test('Kafka upstreams: a topic template that can never be a Kafka topic name, no routes, zstd on this Node.js: exit 78 with each path', async () => {
     const zstd = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function'
-    const routed = writeConfig(`upstreams:
+    const routed = writeConfig(`gatewayId: gw-test
+upstreams:
   - { name: cloud, type: mqtt, url: "mqtt://cloud.example:1883" }
   - { name: lake, type: kafka, brokers: ["kafka1:9092"], compression: zstd }
 routes:
@@ -76,7 +77,9 @@ routes:
         expect.stringMatching(/^ {2}upstreams\[1\]\.compression: zstd needs Node\.js ≥ 22\.15/),
       )
 
-    const unrouted = writeConfig('upstreams:\n  - { name: lake, type: kafka, brokers: ["kafka1:9092"] }\n')
+    const unrouted = writeConfig(
+      'gatewayId: gw-test\nupstreams:\n  - { name: lake, type: kafka, brokers: ["kafka1:9092"] }\n',
+    )
     const u = await runCli(['check-config', unrouted])
     expect(u.code).toBe(78)
     expect(u.stderr).toContain(
