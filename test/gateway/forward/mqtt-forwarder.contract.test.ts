@@ -1,5 +1,7 @@
 // The forwarder contract (forwarder-contract.ts) for the MQTT forwarder, against a real mosquitto: an
-// acl_file deny makes it refuse one topic for good (MQTT 5 PUBACK 0x87), stopping it takes the sink away.
+// acl_file deny makes it refuse one topic for good (MQTT 5 PUBACK 0x87); a TCP proxy between the
+// forwarder and mosquitto takes the sink away (cut: connections dropped, new ones refused) while the
+// recording subscriber stays connected to mosquitto itself.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe } from 'vitest'
@@ -8,6 +10,7 @@ import { MqttForwarder } from '../../../gateway/forward/mqtt-forwarder.js'
 import { createLogger } from '../../../gateway/logger.js'
 import { freePort, Mosquitto } from '../../../scripts/ci/mosquitto.js'
 import { haveMosquitto } from '../../helpers/e2e.js'
+import { TcpProxy } from '../../helpers/tcp-proxy.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { UpstreamSink } from '../../helpers/upstream-sink.js'
 import { type ContractSink, forwarderContract, UPSTREAM } from './forwarder-contract.js'
@@ -19,10 +22,11 @@ async function mosquittoSink(): Promise<ContractSink & { close(): Promise<void> 
   const acl = join(dir, 'acl')
   writeFileSync(acl, 'topic deny forbidden/#\ntopic readwrite #\n')
   const port = await freePort()
-  const mosquitto = await Mosquitto.start({ dir, port, persistence: true, extra: [`acl_file ${acl}`] })
-  const url = `mqtt://127.0.0.1:${port}`
-  const sink = new UpstreamSink(url, '#', true, `contract-sink-${port}`)
+  const mosquitto = await Mosquitto.start({ dir, port, extra: [`acl_file ${acl}`] })
+  const sink = new UpstreamSink(`mqtt://127.0.0.1:${port}`, '#', false, `contract-sink-${port}`)
   await sink.connect()
+  const proxy = await TcpProxy.start(port)
+  const url = proxy.url
   const config = configSchema.parse({
     gatewayId: 'gw-contract',
     upstreams: [
@@ -55,17 +59,12 @@ async function mosquittoSink(): Promise<ContractSink & { close(): Promise<void> 
         logger: createLogger({ level: 'silent' }),
       }),
     received: async () => sink.messages.map((m) => m.seq ?? -1),
-    down: async () => {
-      await sink.close()
-      await mosquitto.stop()
-    },
-    up: async () => {
-      await mosquitto.run()
-      await sink.connect()
-    },
+    down: async () => proxy.cut(),
+    up: async () => proxy.restore(),
     record,
     refused: (i) => ({ ...record(i), topic: 'forbidden/valve' }),
     close: async () => {
+      await proxy.close()
       await sink.close(true)
       await mosquitto.kill()
     },
