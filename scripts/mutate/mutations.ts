@@ -156,4 +156,17 @@ export const MUTATIONS: readonly Mutation[] = [
     replacement: ['    const written = Promise.resolve().then(', '      () => this.settle(slot),'].join('\n'),
     tests: ['test/gateway/forward/refusals.test.ts', 'test/e2e/poison-messages.test.ts'],
   },
+  // The Kafka forwarder (#8): the cursor moves only once the cluster acknowledged the batch.
+  {
+    name: 'kafka-cursor-before-ack',
+    bug: 'the Kafka forwarder commits its cursor past a batch before the cluster acknowledged it',
+    file: 'gateway/forward/kafka-forwarder.ts',
+    original: ['      if (items.length > 0) {', '        await this.send(items, stop)'].join('\n'),
+    replacement: [
+      '      await this.advance(last)',
+      '      if (items.length > 0) {',
+      '        await this.send(items, stop)',
+    ].join('\n'),
+    tests: ['test/gateway/forward/kafka-forwarder.contract.test.ts'],
+  },
 ]

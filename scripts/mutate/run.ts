@@ -19,7 +19,17 @@ import { MUTATIONS, type Mutation } from './mutations.js'
 /** The repo root (this file runs as dist/scripts/mutate/run.js). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 /** Top-level entries not copied: installed, built or generated. */
-const NOT_COPIED = new Set(['node_modules', 'dist', '.git', 'data', '.bench', 'coverage'])
+// .cache (the Kafka broker's jars, qemu root trees with device nodes) is shared, like node_modules.
+const NOT_COPIED = new Set([
+  'node_modules',
+  'dist',
+  '.git',
+  'data',
+  '.bench',
+  'coverage',
+  '.cache',
+  'artifacts',
+])
 /** A mutation whose build and tests take longer than this is stopped and reported as an error. */
 const RUN_LIMIT_MS = 10 * 60_000
 
@@ -70,6 +80,7 @@ function copyRepo(label: string): string {
     filter: (src) => !NOT_COPIED.has(relative(ROOT, src).split(sep)[0] ?? ''),
   })
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+  if (existsSync(join(ROOT, '.cache'))) symlinkSync(join(ROOT, '.cache'), join(dir, '.cache'), 'dir')
   return dir
 }
 
