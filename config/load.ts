@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { parseDocument } from 'yaml'
 import type { z } from 'zod'
+import { deepFreeze } from './deep-freeze.js'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { type Config, configSchema } from './schema.js'
 
@@ -169,12 +170,4 @@ function firstLine(text: string): string {
 function sanitizeHostname(name: string): string {
   const clean = name.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '')
   return clean || 'outpost'
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
 }

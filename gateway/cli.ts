@@ -1,12 +1,7 @@
 #!/usr/bin/env node
 // The `outpost` command. One signal handler lives in `start`; everything else runs and exits.
 import { readFileSync } from 'node:fs'
-import { checkConfigCommand } from './cli/check-config.js'
 import { type CliIo, EXIT, println, UsageError } from './cli/io.js'
-import { outboxCommand } from './cli/outbox.js'
-import { passwdCommand } from './cli/passwd.js'
-import { simulateCommand } from './cli/simulate.js'
-import { startCommand } from './cli/start.js'
 
 const HELP = `outpost — MQTT edge gateway with a durable outbox
 
@@ -32,12 +27,16 @@ usage:
 exit status: 0 ok, 1 failure, 64 usage, 66 missing file, 69 port in use or no outbox, 73 data dir
 not writable, 74 outbox unreadable, 75 outbox in use, 77 not permitted, 78 invalid config`
 
-const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
-  start: startCommand,
-  'check-config': checkConfigCommand,
-  outbox: outboxCommand,
-  passwd: passwdCommand,
-  simulate: simulateCommand,
+type Command = (args: string[], io: CliIo) => Promise<number>
+
+// Each command's module is loaded when it runs: `outpost start` never loads the simulator (mqtt.js),
+// `outpost passwd` never loads the gateway.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./cli/start.js')).startCommand,
+  'check-config': async () => (await import('./cli/check-config.js')).checkConfigCommand,
+  outbox: async () => (await import('./cli/outbox.js')).outboxCommand,
+  passwd: async () => (await import('./cli/passwd.js')).passwdCommand,
+  simulate: async () => (await import('./cli/simulate.js')).simulateCommand,
 }
 
 export function version(): string {
@@ -57,12 +56,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     println(io.stdout, version())
     return EXIT.OK
   }
-  const run = COMMANDS[command]
-  if (!run) {
+  const load = COMMANDS[command]
+  if (!load) {
     println(io.stderr, `unknown command "${command}"\n\n${HELP}`)
     return EXIT.USAGE
   }
   try {
+    const run = await load()
     return await run(args, io)
   } catch (err) {
     if (err instanceof UsageError) {

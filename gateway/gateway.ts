@@ -1,23 +1,21 @@
 // Composition and lifecycle. Start in order — outbox → broker → devices → forwarders → http — and stop
 // in reverse under one deadline: stop accepting, let pending appends commit, give forwarders a short
 // drain, close the outbox. Stop keeps going when one part fails and reports what failed.
-import { connect as mqttConnect } from 'mqtt'
-import { compileDeviceTopic } from '../config/device-topic.js'
 import type { Config } from '../config/schema.js'
 import type { SerialDeviceStatus } from '../devices/device-status.js'
-import { SerialDevices } from '../devices/serial/serial-devices.js'
+import type { SerialDevices } from '../devices/serial/serial-devices.js'
 import { Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
-import { createDevicePublish } from './device-publish.js'
 import { GatewayError } from './errors.js'
-import { Downlink, type DownlinkStatus } from './forward/downlink.js'
+import type { Downlink, DownlinkStatus } from './forward/downlink.js'
 import type { Forwarder } from './forward/forwarder.js'
-import { KafkaForwarder, type KafkaForwarderStatus } from './forward/kafka-forwarder.js'
-import { readTls, uplinkClientId } from './forward/mqtt-connection.js'
-import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
+import type { KafkaForwarderStatus } from './forward/kafka-forwarder.js'
+import type { ConnectFn } from './forward/mqtt-connection.js'
+import type { ForwarderStatus } from './forward/mqtt-forwarder.js'
 import { HttpServer } from './http/http-server.js'
 import { createIngest } from './ingest.js'
 import type { Logger } from './logger.js'
+import { createSerialDevices, createUpstreams } from './optional-parts.js'
 import { Router } from './router.js'
 
 export interface GatewayOptions {
@@ -97,54 +95,12 @@ export class Gateway {
       const ingest = createIngest(new Router(config.routes, config.gatewayId), outbox, now)
       const broker = new Broker({ config: config.broker, ingest, logger: this.log.child({ part: 'broker' }) })
       this.broker = broker
-      const deviceLog = this.log.child({ part: 'devices' })
-      this.devices = new SerialDevices({
-        devices: config.devices.serial.map((d) => ({
-          config: d,
-          topic: compileDeviceTopic(d.topic, d.framing, { device: d.name, gatewayId: config.gatewayId }),
-        })),
-        publish: createDevicePublish(ingest, (msg) => broker.publishLocal(msg), deviceLog),
-        logger: deviceLog,
-      })
-
-      // Cursors first, for every configured upstream (so records are kept for it), then the
-      // forwarders; cursors of upstreams no longer configured are removed so they don't pin the disk.
-      for (const u of config.upstreams) {
-        if (u.type === 'mqtt') {
-          const logger = this.log.child({ part: 'forward', upstream: u.name })
-          this.forwarders.push(
-            new MqttForwarder({
-              config: u,
-              gatewayId: config.gatewayId,
-              outbox,
-              logger: this.log.child({ part: 'forward' }),
-              connect: this.opts.connectMqtt,
-            }),
-          )
-          this.downlinks.set(
-            u.name,
-            new Downlink({
-              config: u,
-              downlink: config.downlink,
-              gatewayId: config.gatewayId,
-              uplinkClientId: uplinkClientId(u, config.gatewayId),
-              publishLocal: (msg) => broker.publishLocal(msg),
-              connect: this.opts.connectMqtt ?? mqttConnect,
-              tls: readTls(u),
-              logger,
-            }),
-          )
-        } else {
-          this.forwarders.push(
-            new KafkaForwarder({
-              config: u,
-              gatewayId: config.gatewayId,
-              outbox,
-              logger: this.log.child({ part: 'forward' }),
-            }),
-          )
-        }
-      }
+      this.devices = await createSerialDevices(config, ingest, broker, this.log.child({ part: 'devices' }))
+      // Cursors for every configured upstream (the forwarders create them, so records are kept for
+      // them); cursors of upstreams no longer configured are removed so they don't pin the disk.
+      const upstreams = await createUpstreams(config, outbox, broker, this.log, this.opts.connectMqtt)
+      this.forwarders = upstreams.forwarders
+      this.downlinks = upstreams.downlinks
       const configured = new Set(config.upstreams.map((u) => u.name))
       for (const name of outbox.cursorNames()) {
         if (configured.has(name)) continue
@@ -155,7 +111,7 @@ export class Gateway {
         )
       }
       await broker.start()
-      this.devices.start()
+      this.devices?.start()
       for (const f of this.forwarders) f.start()
       for (const d of this.downlinks.values()) d.start()
       if (config.http.enabled) {

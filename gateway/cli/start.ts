@@ -5,7 +5,7 @@
 // Under systemd (Type=notify) it tells systemd READY, WATCHDOG, STATUS and STOPPING (service/).
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../../config/errors.js'
-import { loadConfigFile } from '../../config/load.js'
+import { loadConfigIsolated } from '../../config/load-isolated.js'
 import type { Config } from '../../config/schema.js'
 import { Gateway } from '../gateway.js'
 import { createLogger, type Logger } from '../logger.js'
@@ -42,7 +42,7 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
 
   let config: Config
   try {
-    config = loadConfigFile(file, { env: io.env })
+    config = await loadConfigIsolated(file, { env: io.env })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     if (err.code === 'OUTPOST_CONFIG_UNREADABLE') {
@@ -113,7 +113,7 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
-    process.on('SIGHUP', () => onHangup(file, io, logger))
+    process.on('SIGHUP', () => void onHangup(file, io, logger))
   })
 
   try {
@@ -133,9 +133,9 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 /** SIGHUP: no reload (parts hold sockets and files opened from the config); say whether the file is fine. */
-function onHangup(file: string, io: CliIo, logger: Logger): void {
+async function onHangup(file: string, io: CliIo, logger: Logger): Promise<void> {
   try {
-    loadConfigFile(file, { env: io.env })
+    await loadConfigIsolated(file, { env: io.env })
     logger.warn(
       { signal: 'SIGHUP', config: file, configValid: true },
       'SIGHUP: the config is read at start only; it is valid: restart to apply it (systemctl restart outpost)',
