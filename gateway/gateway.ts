@@ -2,13 +2,14 @@
 // one deadline: stop accepting, let pending appends commit, give forwarders a short drain, close the
 // outbox. Stop keeps going when one part fails and reports what failed.
 import type { Config } from '../config/schema.js'
-import { Outbox, type OutboxStats } from '../store/outbox.js'
+import { type BatchWriter, Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
 import { GatewayError } from './errors.js'
 import { type ConnectFn, type ForwarderStatus, MqttForwarder } from './forward/mqtt-forwarder.js'
 import { HttpServer } from './http/http-server.js'
 import { createIngest } from './ingest.js'
 import type { Logger } from './logger.js'
+import { PendingBytes } from './pending-bytes.js'
 import { Router } from './router.js'
 
 export interface GatewayOptions {
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   now?: () => number
   /** Connection factory for MQTT upstreams (a seam for tests). */
   connectMqtt?: ConnectFn
+  /** The outbox's LevelDB batch write (a seam for tests: hold a commit, fail a write). */
+  writeBatch?: BatchWriter
 }
 
 export interface GatewayStatus {
@@ -24,13 +27,25 @@ export interface GatewayStatus {
   uptimeMs: number
   listeners: ReadonlyArray<{ type: string; host: string; port: number }>
   broker: BrokerCounters
+  ingest: IngestStatus
   outbox: OutboxStats
   upstreams: Array<ForwarderStatus | { name: string; type: 'kafka'; state: 'unsupported' }>
+}
+
+export interface IngestStatus {
+  /** Bytes (estimated in memory) handed to the outbox and not yet committed, and the bound. */
+  pendingBytes: number
+  pendingPeakBytes: number
+  maxPendingBytes: number
+  /** Messages stored although a destination's topic is invalid (routes with invalidTopic: dead-letter). */
+  invalidTopicStored: number
 }
 
 export class Gateway {
   private outbox: Outbox | undefined
   private broker: Broker | undefined
+  private router: Router | undefined
+  private pending: PendingBytes | undefined
   private forwarders: MqttForwarder[] = []
   private http: HttpServer | undefined
   private started = 0
@@ -67,6 +82,7 @@ export class Gateway {
         reserveBytes: config.outbox.reserveBytes,
         logger: this.log.child({ part: 'outbox' }),
         now,
+        writeBatch: this.opts.writeBatch,
       })
       this.outbox = outbox
       this.log.info(
@@ -79,9 +95,14 @@ export class Gateway {
         'outbox open',
       )
 
+      const router = new Router(config.routes, config.gatewayId, config.upstreams)
+      const pending = new PendingBytes(config.broker.maxPendingBytes)
+      this.router = router
+      this.pending = pending
       const broker = new Broker({
         config: config.broker,
-        ingest: createIngest(new Router(config.routes, config.gatewayId), outbox, now),
+        ingest: createIngest(router, outbox, { pending, now }),
+        pending,
         logger: this.log.child({ part: 'broker' }),
       })
       this.broker = broker
@@ -207,6 +228,12 @@ export class Gateway {
       uptimeMs: (this.opts.now ?? Date.now)() - this.started,
       listeners: this.broker.addresses,
       broker: { ...this.broker.counters },
+      ingest: {
+        pendingBytes: this.pending?.bytes ?? 0,
+        pendingPeakBytes: this.pending?.peak ?? 0,
+        maxPendingBytes: config.broker.maxPendingBytes,
+        invalidTopicStored: this.router?.counters.invalidTopicStored ?? 0,
+      },
       outbox: await this.outbox.stats(),
       upstreams: config.upstreams.map(
         (u) =>

@@ -73,7 +73,7 @@ describe('the bundled configs', () => {
     })
     expect(lake).toMatchObject({ name: 'lake', type: 'kafka', compression: 'lz4' })
     expect(lake?.type === 'kafka' ? lake.sasl?.password : undefined).toBe('kafka-secret')
-    expect(config.routes).toHaveLength(3)
+    expect(config.routes).toHaveLength(4)
     expect(config.downlink).toEqual([
       { from: 'cloud', match: 'commands/{gatewayId}/#', topic: 'cmd/{2}', qos: 1 },
     ])
@@ -119,6 +119,9 @@ describe('defaults', () => {
         forceAnonymous: false,
         users: [],
         maxPacketBytes: 262144,
+        limits: { messagesPerSec: 1000, bytesPerSec: MiB, burstSec: 2, maxThrottledSec: 10 },
+        maxPendingBytes: 8 * MiB,
+        connectTimeoutMs: 30000,
       },
       outbox: {
         durability: 'fsync',
@@ -203,7 +206,9 @@ devices:
       maxInflight: 1000,
       reconnect: { minMs: 500, maxMs: 30000 },
     })
-    expect(config.routes).toEqual([{ match: 'sensors/#', to: ['cloud'], topic: '{topic}' }])
+    expect(config.routes).toEqual([
+      { match: 'sensors/#', to: ['cloud'], topic: '{topic}', invalidTopic: 'refuse' },
+    ])
     expect(config.downlink).toEqual([{ from: 'cloud', match: 'cmd/#', topic: '{topic}', qos: 1 }])
     expect(config.devices.serial).toEqual([
       { name: 'meter', path: '/dev/ttyUSB0', baudRate: 9600, framing: 'lines', topic: 'meters/main', qos: 1 },

@@ -6,10 +6,11 @@ import { collect, connectClient, gatewaysPerTest, payloadText, readOutbox, until
 
 const { pool, start } = gatewaysPerTest()
 
-// A Kafka upstream is only a name to route to here: this version keeps its records in the outbox.
+// A Kafka upstream is only a name to route to here: this version keeps its records in the outbox. Its
+// topic is a Kafka topic name (no "/").
 const ROUTED = {
   upstreams: [{ name: 'lake', type: 'kafka', brokers: ['127.0.0.1:9'] }],
-  routes: [{ match: 'sensors/#', to: ['lake'] }],
+  routes: [{ match: 'sensors/#', to: ['lake'], topic: 'readings' }],
 }
 
 describe('what the broker stores', () => {
@@ -56,7 +57,7 @@ describe('what the broker stores', () => {
     await gw.stop()
     const records = await readOutbox(gw.dataDir)
     expect(records.map((r) => [r.topic, payloadText(r), r.to])).toEqual([
-      ['sensors/t1/telemetry', '21.5', [{ upstream: 'lake', topic: undefined, key: undefined }]],
+      ['sensors/t1/telemetry', '21.5', [{ upstream: 'lake', topic: 'readings', key: undefined }]],
     ])
   })
 

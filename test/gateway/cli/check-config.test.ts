@@ -43,7 +43,7 @@ routes:
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(
       `ok: ${EXAMPLE_YAML}: gateway pi-barn-01; listeners tcp 0.0.0.0:1883, tls 0.0.0.0:8883, ws 0.0.0.0:8080; ` +
-        'outbox fsync 4 GiB drop-oldest in /var/lib/outpost; 2 upstreams (cloud mqtt, lake kafka); 3 routes; ' +
+        'outbox fsync 4 GiB drop-oldest in /var/lib/outpost; 2 upstreams (cloud mqtt, lake kafka); 4 routes; ' +
         '1 downlink; 1 serial device\n',
     )
     expect(r.stderr.trimEnd().split('\n')).toEqual([
