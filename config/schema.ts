@@ -6,7 +6,8 @@ import { z } from 'zod'
 import { parseDeviceTopic } from './device-topic.js'
 import { checkKafka } from './kafka-checks.js'
 import { parseSize } from './size.js'
-import { captureCount, parseFilter, parseTemplate } from './topic-pattern.js'
+import { kafkaTopicProblem } from './topic-chars.js'
+import { captureCount, type FilterLevel, parseFilter, parseTemplate } from './topic-pattern.js'
 
 /** A byte size: a whole number of bytes or a string such as "512MiB" or "1GiB". */
 const size = (what: string) =>
@@ -66,6 +67,43 @@ const wsListener = z.strictObject({
 })
 const listener = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener])
 
+// Per-client ingest limits (README "Limits"). A token bucket per client and unit; over it, the broker
+// stops reading from that client until the bucket has refilled, so TCP pushes back on the device.
+const rate = (what: string) =>
+  z.number().nonnegative().describe(`${what} per second a client may publish, on average (0: no limit).`)
+const limitFields = {
+  messagesPerSec: rate('Messages'),
+  bytesPerSec: size('bytesPerSec').describe(
+    'Topic and payload bytes per second a client may publish, on average (0: no limit).',
+  ),
+  burstSec: z
+    .number()
+    .positive()
+    .max(3600)
+    .describe('How many seconds of the rates a client may send at once after being quiet (the bucket size).'),
+  maxThrottledSec: z
+    .number()
+    .nonnegative()
+    .describe(
+      'A client held back by its limits without a pause for longer than this is disconnected (0: never).',
+    ),
+}
+const limits = z.strictObject({
+  messagesPerSec: limitFields.messagesPerSec.default(1000),
+  bytesPerSec: limitFields.bytesPerSec.default(2 ** 20),
+  burstSec: limitFields.burstSec.default(2),
+  maxThrottledSec: limitFields.maxThrottledSec.default(10),
+})
+/** A user's overrides of broker.limits; what is left out comes from there. */
+const userLimits = z
+  .strictObject({
+    messagesPerSec: limitFields.messagesPerSec.optional(),
+    bytesPerSec: limitFields.bytesPerSec.optional(),
+    burstSec: limitFields.burstSec.optional(),
+    maxThrottledSec: limitFields.maxThrottledSec.optional(),
+  })
+  .describe("This user's limits, overriding broker.limits key by key.")
+
 const user = z.strictObject({
   // A username is substituted for %u in topic filters: wildcards or "/" in it would widen them.
   username: z
@@ -90,6 +128,7 @@ const user = z.strictObject({
     .array(topicFilterWithUser())
     .default(['#'])
     .describe('Topic filters this user may subscribe to; %u is replaced by the username.'),
+  limits: userLimits.optional(),
 })
 
 function topicFilterWithUser() {
@@ -115,6 +154,22 @@ const broker = z.strictObject({
   maxPacketBytes: size('maxPacketBytes')
     .default(262144)
     .describe('A packet larger than this disconnects its client (counted and logged).'),
+  limits: limits
+    .prefault({})
+    .describe('Per-client publish limits (token buckets); users[].limits override them per user.'),
+  maxPendingBytes: size('maxPendingBytes')
+    .default(8 * 2 ** 20)
+    .describe(
+      'Messages handed to the outbox and not yet committed, at most (their size in memory, estimated). ' +
+        'Over it, the broker stops reading from the clients filling it until commits catch up.',
+    ),
+  connectTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe('A connection that sends no CONNECT within this time is closed (counted as connect_timeout).'),
 })
 
 const durability = z.enum(['fsync', 'batch', 'none'])
@@ -283,6 +338,14 @@ const route = z.strictObject({
     .default('{topic}')
     .describe('Topic upstream (a Kafka topic name for Kafka upstreams).'),
   key: z.string().optional().describe('Kafka message key.'),
+  invalidTopic: z
+    .enum(['refuse', 'dead-letter'])
+    .default('refuse')
+    .describe(
+      'When a message would get an invalid topic upstream (an empty capture, a client id with "+" or "#", ' +
+        'not a legal Kafka topic): refuse it at the door (no PUBACK, client disconnected), or store it ' +
+        "unchanged for that upstream's forwarder to dead-letter.",
+    ),
 })
 
 const downlink = z.strictObject({
@@ -358,13 +421,7 @@ export const configSchema = z
       .default('./data')
       .describe('The outbox lives here (relative paths are relative to the working directory)'),
     log: log.default({ level: 'info' }),
-    broker: broker.default({
-      listeners: [{ type: 'tcp', host: '127.0.0.1', port: 1883 }],
-      allowAnonymous: false,
-      forceAnonymous: false,
-      users: [],
-      maxPacketBytes: 262144,
-    }),
+    broker: broker.prefault({}),
     outbox: outbox.default({
       durability: 'fsync',
       syncIntervalMs: 100,
@@ -453,6 +510,8 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
       }
     })
     checkTemplates(ctx, ['routes', i], str(r.match), { topic: str(r.topic) ?? '{topic}', key: str(r.key) })
+    const kafka = to.filter((t): t is string => typeof t === 'string' && upstreams.get(t) === 'kafka')
+    if (kafka.length > 0) checkKafkaTopic(ctx, ['routes', i, 'topic'], str(r.match), str(r.topic), kafka)
   })
 
   const downlinks = Array.isArray(root.downlink) ? (root.downlink as unknown[]) : []
@@ -555,6 +614,48 @@ function checkTemplates(
   }
 }
 
+/**
+ * A route to a Kafka upstream needs a topic template that can render a legal Kafka topic name: text of
+ * [a-zA-Z0-9._-] only, and no {topic} where the filter always gives it a "/". What depends on the
+ * message (a capture, {origin}) is checked per message, at routing.
+ */
+function checkKafkaTopic(
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+  match: string | undefined,
+  template: string | undefined,
+  kafka: string[],
+): void {
+  const filter = match === undefined ? undefined : parseFilter(match)
+  if (filter === undefined || !filter.ok) return
+  const parsed = parseTemplate(template ?? '{topic}', captureCount(filter.value), 'topic')
+  if (!parsed.ok) return // reported with the template
+  const upstreams = kafka.map((k) => `"${k}"`).join(', ')
+  let problem: string | undefined
+  for (const part of parsed.value) {
+    if (part.kind === 'text') problem = kafkaTopicProblem(part.text.replaceAll('.', 'x'))
+    else if (part.kind === 'topic' && alwaysHasSlash(filter.value)) {
+      problem = `{topic} always contains "/" for topics matching "${match}", and a Kafka topic cannot`
+    }
+    if (problem !== undefined) break
+  }
+  if (problem === undefined && parsed.value.every((p) => p.kind === 'text')) {
+    problem = kafkaTopicProblem(parsed.value.map((p) => (p as { text: string }).text).join(''))
+  }
+  if (problem !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `${problem} (the route goes to Kafka upstream ${upstreams})`,
+    })
+  }
+}
+
+/** Whether every topic matching the filter has more than one level. */
+function alwaysHasSlash(levels: readonly FilterLevel[]): boolean {
+  return levels.length > 1 && !(levels.length === 2 && levels[1]?.kind === 'hash')
+}
+
 export function isLoopback(address: string): boolean {
   if (address === 'localhost') return true
   if (isIP(address) === 4) return address.startsWith('127.')
@@ -574,5 +675,6 @@ export type RouteConfig = Draft['routes'][number]
 export type DownlinkConfig = Draft['downlink'][number]
 export type OutboxConfig = Draft['outbox']
 export type UserConfig = Draft['broker']['users'][number]
+export type LimitsConfig = Draft['broker']['limits']
 export type SerialDeviceConfig = Draft['devices']['serial'][number]
 export type Durability = z.infer<typeof durability>

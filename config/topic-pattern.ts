@@ -9,6 +9,8 @@
 // A template is text with placeholders: {topic} (the incoming topic), {gatewayId}, {origin} (client
 // id or device name) and {1}, {2}, … (captures of the filter it goes with).
 
+import { textProblem } from './topic-chars.js'
+
 export type FilterLevel =
   | { kind: 'literal'; text: string }
   | { kind: 'plus' }
@@ -95,5 +97,8 @@ export function parseTemplate(
   if (kind === 'topic' && rest.some((t) => t.includes('+') || t.includes('#'))) {
     return { ok: false, error: `a topic template must not contain wildcards "+" or "#" ("${template}")` }
   }
+  // The characters an upstream refuses in a topic (config/topic-chars.ts) [MQTT-1.5.3].
+  const bad = kind === 'topic' ? rest.map(textProblem).find((p) => p !== undefined) : undefined
+  if (bad !== undefined) return { ok: false, error: `${bad} in topic template "${template}"` }
   return { ok: true, value: parts }
 }

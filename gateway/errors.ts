@@ -7,6 +7,12 @@ export const GATEWAY_ERROR_CODES = [
   'OUTPOST_PUBLISH_NOT_AUTHORIZED',
   /** A QoS 1/2 publish the outbox refused (full, disk, write failure): no PUBACK, the client is disconnected. */
   'OUTPOST_PUBLISH_NOT_STORED',
+  /** A publish (or will) topic that is not valid UTF-8 or has a character upstreams refuse. */
+  'OUTPOST_PUBLISH_BAD_TOPIC',
+  /** A publish whose topic upstream would be invalid, under a route with invalidTopic: refuse. */
+  'OUTPOST_PUBLISH_UPSTREAM_TOPIC_INVALID',
+  /** A client that stayed over its broker.limits for longer than maxThrottledSec: disconnected. */
+  'OUTPOST_CLIENT_THROTTLED',
   /** A packet over broker.maxPacketBytes. */
   'OUTPOST_PACKET_TOO_LARGE',
   /** A listener could not be opened. */

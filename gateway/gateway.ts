@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema.js'
 import type { SerialDeviceStatus } from '../devices/device-status.js'
 import type { SerialDevices } from '../devices/serial/serial-devices.js'
-import { Outbox, type OutboxStats } from '../store/outbox.js'
+import { type BatchWriter, Outbox, type OutboxStats } from '../store/outbox.js'
 import { Broker, type BrokerCounters } from './broker/broker.js'
 import { GatewayError } from './errors.js'
 import type { Downlink, DownlinkStatus } from './forward/downlink.js'
@@ -16,6 +16,7 @@ import { HttpServer } from './http/http-server.js'
 import { createIngest } from './ingest.js'
 import type { Logger } from './logger.js'
 import { createSerialDevices, createUpstreams } from './optional-parts.js'
+import { PendingBytes } from './pending-bytes.js'
 import { Router } from './router.js'
 
 export interface GatewayOptions {
@@ -24,6 +25,8 @@ export interface GatewayOptions {
   now?: () => number
   /** Connection factory for MQTT upstreams (a seam for tests). */
   connectMqtt?: ConnectFn
+  /** The outbox's LevelDB batch write (a seam for tests: hold a commit, fail a write). */
+  writeBatch?: BatchWriter
 }
 
 export interface GatewayStatus {
@@ -31,10 +34,20 @@ export interface GatewayStatus {
   uptimeMs: number
   listeners: ReadonlyArray<{ type: string; host: string; port: number }>
   broker: BrokerCounters
+  ingest: IngestStatus
   outbox: OutboxStats
   /** Each upstream's forwarder status; an MQTT upstream's includes its downlink's. */
   upstreams: Array<(ForwarderStatus & DownlinkStatus) | KafkaForwarderStatus>
   devices: { serial: SerialDeviceStatus[] }
+}
+
+export interface IngestStatus {
+  /** Bytes (estimated in memory) handed to the outbox and not yet committed, and the bound. */
+  pendingBytes: number
+  pendingPeakBytes: number
+  maxPendingBytes: number
+  /** Messages stored although a destination's topic is invalid (routes with invalidTopic: dead-letter). */
+  invalidTopicStored: number
 }
 
 export class Gateway {
@@ -44,6 +57,8 @@ export class Gateway {
   /** By MQTT upstream name (one per MQTT upstream; 'off' without downlink entries). */
   private downlinks = new Map<string, Downlink>()
   private devices: SerialDevices | undefined
+  private router: Router | undefined
+  private pending: PendingBytes | undefined
   private http: HttpServer | undefined
   private started = 0
   private stopping: Promise<void> | undefined
@@ -80,6 +95,7 @@ export class Gateway {
         reserveBytes: config.outbox.reserveBytes,
         logger: this.log.child({ part: 'outbox' }),
         now,
+        writeBatch: this.opts.writeBatch,
       })
       this.outbox = outbox
       this.log.info(
@@ -92,8 +108,17 @@ export class Gateway {
         'outbox open',
       )
 
-      const ingest = createIngest(new Router(config.routes, config.gatewayId), outbox, now)
-      const broker = new Broker({ config: config.broker, ingest, logger: this.log.child({ part: 'broker' }) })
+      const router = new Router(config.routes, config.gatewayId, config.upstreams)
+      const pending = new PendingBytes(config.broker.maxPendingBytes)
+      this.router = router
+      this.pending = pending
+      const ingest = createIngest(router, outbox, { pending, now })
+      const broker = new Broker({
+        config: config.broker,
+        ingest,
+        pending,
+        logger: this.log.child({ part: 'broker' }),
+      })
       this.broker = broker
       this.devices = await createSerialDevices(config, ingest, broker, this.log.child({ part: 'devices' }))
       // Cursors for every configured upstream (the forwarders create them, so records are kept for
@@ -202,6 +227,12 @@ export class Gateway {
       uptimeMs: (this.opts.now ?? Date.now)() - this.started,
       listeners: this.broker.addresses,
       broker: { ...this.broker.counters },
+      ingest: {
+        pendingBytes: this.pending?.bytes ?? 0,
+        pendingPeakBytes: this.pending?.peak ?? 0,
+        maxPendingBytes: config.broker.maxPendingBytes,
+        invalidTopicStored: this.router?.counters.invalidTopicStored ?? 0,
+      },
       outbox: await this.outbox.stats(),
       upstreams: config.upstreams.flatMap((u) => forwarders.get(u.name) ?? []),
       devices: { serial: this.devices?.status() ?? [] },

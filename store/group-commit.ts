@@ -197,8 +197,11 @@ export class GroupCommit {
         }
       }
     } finally {
-      tell?.()
+      // Idle before the last appenders are told: one that appends again from its callback (aedes reads
+      // a client's next packet inside it) must find the loop able to start again, or that append would
+      // wait for some later, unrelated one.
       this.phase = 'idle'
+      tell?.()
       this.releaseIdle()
     }
   }

@@ -1,8 +1,10 @@
 // The embedded MQTT broker: aedes behind our own listeners. Devices speak MQTT 3.1.1/3.1.
 //
-// Durability happens in aedes's authorizePublish hook: aedes sends a QoS 1 PUBACK (QoS 2 PUBREC) only
-// after that callback, so the callback waits for the outbox commit. The `published` hook runs after the
-// PUBACK and is not used for durability. Local subscribers and retained messages work as in any broker.
+// Durability happens in aedes's authorizePublish hook (publish-path.ts): aedes sends a QoS 1 PUBACK
+// (QoS 2 PUBREC) only after that callback, so the callback waits for the outbox commit. The `published`
+// hook runs after the PUBACK and is not used for durability. Local subscribers and retained messages
+// work as in any broker. This file owns the connections: accepting them (the wire guard, the CONNECT
+// timeout, the socket gauge), authenticating them (and giving each its limits), and their errors.
 
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes'
@@ -10,14 +12,26 @@ import type { Config } from '../../config/schema.js'
 import { GatewayError } from '../errors.js'
 import type { Ingest } from '../ingest.js'
 import type { Logger } from '../logger.js'
-import { Acl, type Principal } from './acl.js'
+import type { PendingBytes } from '../pending-bytes.js'
+import { Acl } from './acl.js'
+import { type BrokerCounters, zeroCounters } from './broker-counters.js'
+import { ClientThrottle, type Limits, limitsFor, type ThrottleEvents } from './client-throttle.js'
+import { attachState, type ConnectionState, newConnectionState, stateOf } from './connection-state.js'
 import { type Listener, openListener } from './listeners.js'
-import { type GuardVerdict, guardPacketSize } from './packet-size-guard.js'
+import { PublishPath } from './publish-path.js'
+import type { IncomingStore } from './qos2-once.js'
+import { guardWire, type WireVerdict } from './wire-guard.js'
+
+export type { BrokerCounters } from './broker-counters.js'
 
 export interface BrokerOptions {
   config: Config['broker']
   ingest: Ingest
+  /** What ingest has appended and not yet settled (shared with it). */
+  pending: PendingBytes
   logger: Logger
+  /** Monotonic milliseconds for the limits (default performance.now). */
+  clock?: () => number
 }
 
 export interface LocalMessage {
@@ -27,81 +41,44 @@ export interface LocalMessage {
   retain: boolean
 }
 
-export interface BrokerCounters {
-  connections: number
-  connectionsTotal: number
-  authFailures: number
-  publishesReceived: number
-  /** Committed to the outbox. */
-  stored: number
-  /** Matched no route: delivered to local subscribers only. */
-  localOnly: number
-  /** QoS 0 messages the outbox refused: dropped (nothing to withhold). */
-  qos0Dropped: number
-  /** QoS 1/2 messages the outbox refused: no PUBACK, client disconnected (it resends after reconnecting). */
-  notStored: number
-  refusedReservedTopic: number
-  refusedNotAuthorized: number
-  refusedSubscriptions: number
-  oversizedPackets: number
-  malformedPackets: number
-  /** Other client errors (socket resets, keepalive timeouts, protocol violations). */
-  clientErrors: number
-}
-
-const SYS_PREFIX = '$SYS/'
-
-const PRINCIPAL = Symbol('outpost.principal')
-/** The size guard cut this connection: nothing parsed from it is stored. */
-const CUT = Symbol('outpost.cut')
-/** QoS 2 packet ids whose commit is in progress (see storeQos2Once). */
-const QOS2_PENDING = Symbol('outpost.qos2Pending')
-const CLIENT = Symbol('outpost.client')
-
-interface ConnectionState {
-  [PRINCIPAL]?: Principal
-  [CUT]?: boolean
-  [QOS2_PENDING]?: Map<number, Promise<void>>
-}
-
-function stateOf(client: Client): ConnectionState {
-  return client as unknown as ConnectionState
-}
-
-interface IncomingStore {
-  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>
-}
-
 export class Broker {
   private aedes: Aedes | undefined
   private listeners: Listener[] = []
   private readonly acl: Acl
-  // Per-connection state lives on the aedes Client under symbols: authorizePublish reads it for every
-  // message, and a property read is cheaper than a WeakMap lookup.
-  /** Per client: QoS 2 packet ids whose commit is in progress (see storeQos2Once). */
-
   private readonly log: Logger
+  private readonly clock: () => number
+  private readonly limits: Limits
+  private readonly userLimits: Map<string, Limits>
+  private readonly publishes: PublishPath
+  private readonly throttleEvents: ThrottleEvents
   private stopping = false
-  readonly counters: BrokerCounters = {
-    connections: 0,
-    connectionsTotal: 0,
-    authFailures: 0,
-    publishesReceived: 0,
-    stored: 0,
-    localOnly: 0,
-    qos0Dropped: 0,
-    notStored: 0,
-    refusedReservedTopic: 0,
-    refusedNotAuthorized: 0,
-    refusedSubscriptions: 0,
-    oversizedPackets: 0,
-    malformedPackets: 0,
-    clientErrors: 0,
-  }
+  readonly counters: BrokerCounters = zeroCounters()
 
   constructor(private readonly opts: BrokerOptions) {
-    this.acl = new Acl(opts.config.users, opts.config.allowAnonymous)
+    const config = opts.config
+    this.acl = new Acl(config.users, config.allowAnonymous)
     this.log = opts.logger
+    this.clock = opts.clock ?? (() => performance.now())
+    this.limits = config.limits
+    this.userLimits = new Map(config.users.map((u) => [u.username, limitsFor(config.limits, u.limits)]))
+    this.publishes = new PublishPath({
+      counters: this.counters,
+      ingest: opts.ingest,
+      log: this.log,
+      maxThrottledSec: config.limits.maxThrottledSec,
+      // aedes's persistence is untyped; its incoming QoS 2 store is what Qos2Once asks.
+      persistence: () => (this.aedes as unknown as { persistence: IncomingStore }).persistence,
+    })
+    this.throttleEvents = {
+      held: (cause) => {
+        this.counters.throttledNow++
+        if (cause === 'rate') this.counters.throttled++
+        else this.counters.throttledPending++
+      },
+      released: () => {
+        this.counters.throttledNow--
+      },
+    }
   }
 
   /** Addresses the broker listens on (after start). */
@@ -111,10 +88,16 @@ export class Broker {
 
   async start(): Promise<void> {
     const aedes = await Aedes.createBroker({
+      preConnect: (client, _packet, done) => {
+        // The CONNECT arrived: our connect timeout is over (see accept).
+        const state = stateOf(client)
+        if (state) clearTimeout(state.connectTimer)
+        done(null, true)
+      },
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizePublish: (client, packet, done) => this.publishes.authorize(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
-        const principal = stateOf(client)[PRINCIPAL]
+        const principal = stateOf(client)?.principal
         if (principal && !Acl.canSubscribe(principal, sub.topic)) {
           this.counters.refusedSubscriptions++
           this.log.warn({ client: client.id, topic: sub.topic }, 'subscription refused by ACL')
@@ -125,14 +108,18 @@ export class Broker {
       maxClientsIdLength: 128,
       queueLimit: 100,
       heartbeatInterval: 60_000,
+      // Ours (accept) closes first and counts it; aedes's own is a backstop.
+      connectTimeout: this.opts.config.connectTimeoutMs * 2,
     })
     this.aedes = aedes
-    aedes.on('client', () => {
-      this.counters.connections++
-      this.counters.connectionsTotal++
-    })
-    aedes.on('clientDisconnect', () => {
-      this.counters.connections--
+    aedes.on('keepaliveTimeout', (client) => {
+      // aedes closes it next, with an error that carries no code: counted here, not as malformed.
+      const state = stateOf(client)
+      if (state && !state.closeCounted) {
+        state.closeCounted = true
+        this.counters.keepaliveTimeouts++
+        this.log.info({ client: client.id }, 'keep alive expired: client disconnected')
+      }
     })
     aedes.on('clientError', (client, err) => this.onClientError(client, err))
     aedes.on('connectionError', (client, err) => this.onClientError(client, err))
@@ -186,31 +173,78 @@ export class Broker {
       stream.destroy()
       return
     }
+    // The gauge counts sockets, from accept to close: aedes's client/clientDisconnect events miss
+    // closes when two connections take over one client id at once (issue #7, item 6).
+    this.counters.connections++
+    this.counters.connectionsTotal++
+    const state = newConnectionState(remote)
+    stream.once('close', () => {
+      this.counters.connections--
+      clearTimeout(state.connectTimer)
+      state.throttle?.close()
+    })
     const client = aedes.handle(stream, req)
-    ;(stream as Duplex & { [CLIENT]?: Client })[CLIENT] = client
-    guardPacketSize(stream, this.opts.config.maxPacketBytes, (verdict) =>
-      this.onGuard(stream, verdict, remote),
+    attachState(client, state)
+    // aedes reads on every 'readable' event; its listener goes through the client's throttle, which
+    // holds it while the client is held back (see client-throttle.ts).
+    const readers = stream.listeners('readable') as Array<() => void>
+    stream.removeAllListeners('readable')
+    const read = () => {
+      for (const r of readers) r()
+    }
+    stream.on('readable', () => {
+      if (state.throttle === undefined) read()
+      else state.throttle.readable(read)
+    })
+    state.connectTimer = setTimeout(
+      () => this.onConnectTimeout(stream, state),
+      this.opts.config.connectTimeoutMs,
     )
+    guardWire(stream, this.opts.config.maxPacketBytes, (verdict) => this.onGuard(stream, state, verdict))
   }
 
-  private onGuard(stream: Duplex, verdict: GuardVerdict, remote: string): void {
-    const client = (stream as Duplex & { [CLIENT]?: Client })[CLIENT]
-    if (client) stateOf(client)[CUT] = true
-    if (verdict.kind === 'oversized') {
-      this.counters.oversizedPackets++
-      this.log.warn(
-        {
-          remote,
-          bytes: verdict.bytes,
-          maxPacketBytes: this.opts.config.maxPacketBytes,
-          code: 'OUTPOST_PACKET_TOO_LARGE',
-        },
-        'packet over maxPacketBytes: client disconnected',
-      )
-    } else {
-      this.counters.malformedPackets++
-      this.log.warn({ remote, reason: verdict.reason }, 'malformed packet: client disconnected')
+  private onConnectTimeout(stream: Duplex, state: ConnectionState): void {
+    state.closeCounted = true
+    this.counters.connectTimeouts++
+    this.log.warn(
+      { remote: state.remote, connectTimeoutMs: this.opts.config.connectTimeoutMs },
+      'no CONNECT in time: connection closed',
+    )
+    stream.destroy()
+  }
+
+  private onGuard(stream: Duplex, state: ConnectionState, verdict: WireVerdict): void {
+    const remote = state.remote
+    switch (verdict.kind) {
+      case 'bad_topic':
+        // Refused by the publish hook, which closes the connection (see ConnectionState.badTopic).
+        state.badTopic = verdict.problem
+        return
+      case 'bad_client_id':
+        state.badClientId = verdict.problem // authenticate answers CONNACK 2
+        return
+      case 'bad_will_topic':
+        this.counters.refusedBadTopic++
+        this.log.warn({ remote, problem: verdict.problem }, 'connection refused: will topic not valid')
+        break
+      case 'oversized':
+        this.counters.oversizedPackets++
+        this.log.warn(
+          {
+            remote,
+            bytes: verdict.bytes,
+            maxPacketBytes: this.opts.config.maxPacketBytes,
+            code: 'OUTPOST_PACKET_TOO_LARGE',
+          },
+          'packet over maxPacketBytes: client disconnected',
+        )
+        break
+      case 'malformed':
+        this.counters.malformedPackets++
+        this.log.warn({ remote, reason: verdict.reason }, 'malformed packet: client disconnected')
+        break
     }
+    state.cut = true
     stream.destroy()
   }
 
@@ -220,10 +254,31 @@ export class Broker {
     password: Buffer | undefined,
     done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
   ): void {
+    const state = stateOf(client)
+    if (state && state.badClientId !== '') {
+      // It would be every record's origin and a user property upstream, which a strict broker refuses.
+      this.counters.refusedClientIds++
+      this.log.warn(
+        { remote: state.remote, problem: state.badClientId },
+        'connection refused: client id not valid',
+      )
+      done(Object.assign(new Error('client identifier not valid'), { returnCode: 2 }), false) // [MQTT-3.2.2.3]
+      return
+    }
     this.acl.authenticate(username, password).then(
       (result) => {
         if (result.ok) {
-          stateOf(client)[PRINCIPAL] = result.principal
+          if (state) {
+            state.principal = result.principal
+            const limits = (username && this.userLimits.get(username)) || this.limits
+            state.throttle = new ClientThrottle(
+              limits,
+              this.opts.pending,
+              this.clock,
+              this.throttleEvents,
+              () => this.publishes.disconnectThrottled(client, state),
+            )
+          }
           return done(null, true)
         }
         this.counters.authFailures++
@@ -238,131 +293,12 @@ export class Broker {
     )
   }
 
-  private authorizePublish(
-    client: Client | null,
-    packet: PublishPacket,
-    done: (err?: Error | null) => void,
-  ): void {
-    const topic = packet.topic
-    // The size guard sees a chunk just before aedes parses it; anything parsed from a stream it cut
-    // (the oversized packet itself included) is refused, never stored.
-    const state = client ? stateOf(client) : undefined
-    if (state?.[CUT]) {
-      done(new GatewayError('OUTPOST_PACKET_TOO_LARGE', 'packet from a connection cut by the size guard'))
-      return
-    }
-    // Replacing authorizePublish drops aedes's own $SYS guard: keep it.
-    if (topic.startsWith(SYS_PREFIX)) {
-      this.counters.refusedReservedTopic++
-      done(new GatewayError('OUTPOST_PUBLISH_RESERVED_TOPIC', `${SYS_PREFIX} topics are reserved`))
-      return
-    }
-    const principal = state?.[PRINCIPAL]
-    if (principal && !Acl.canPublish(principal, topic)) {
-      this.counters.refusedNotAuthorized++
-      this.log.warn({ client: client?.id, topic }, 'publish refused by ACL: client disconnected')
-      done(new GatewayError('OUTPOST_PUBLISH_NOT_AUTHORIZED', `not authorized to publish to ${topic}`))
-      return
-    }
-    this.counters.publishesReceived++
-    if (packet.qos === 2 && client) {
-      this.storeQos2Once(client, packet, done)
-      return
-    }
-    this.store(client, packet, done)
-  }
-
-  /**
-   * QoS 2 is stored once [MQTT-4.3.3-2]: until PUBREL, a PUBLISH with the same packet id is the same
-   * message. aedes records it (incomingStorePacket) only after this hook, and handles all packets of one
-   * socket read at once, so a copy arriving while the first is being committed waits for that commit;
-   * after it, aedes's incoming store says whether it holds the id.
-   */
-  private storeQos2Once(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const id = packet.messageId as number
-    const state = stateOf(client)
-    let pending = state[QOS2_PENDING]
-    if (!pending) {
-      pending = new Map()
-      state[QOS2_PENDING] = pending
-    }
-    const earlier = pending.get(id)
-    if (earlier) {
-      earlier.then(() => done(null), done)
-      return
-    }
-    // aedes's persistence is untyped; incomingGetPacket resolves when it holds this packet id.
-    const persistence = (this.aedes as unknown as { persistence: IncomingStore }).persistence
-    const commit = persistence.incomingGetPacket(client, packet).then(
-      () => undefined, // a retransmission of a message aedes holds (awaiting PUBREL): stored already
-      () =>
-        new Promise<void>((resolve, reject) =>
-          this.store(client, packet, (err) => (err ? reject(err) : resolve())),
-        ),
-    )
-    const map = pending
-    map.set(id, commit)
-    commit.then(
-      () => done(null),
-      (err: Error) => done(err),
-    )
-    // Forget it once aedes has recorded the packet: that happens in the microtasks right after done(),
-    // so by the next macrotask aedes's incoming store is the authority (until PUBREL frees the id).
-    commit.finally(() => setImmediate(() => map.delete(id))).catch(() => undefined)
-  }
-
-  /**
-   * Commits a message to the outbox (or leaves it local), then calls `done`: with null, or with the
-   * error that refuses a QoS 1/2 message the outbox could not store (QoS 0 does not wait for the
-   * commit). Callbacks, not promises: every publish passes here.
-   */
-  private store(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const payload =
-      typeof packet.payload === 'string' ? Buffer.from(packet.payload) : (packet.payload as Buffer)
-    const msg = {
-      topic: packet.topic,
-      payload,
-      qos: packet.qos,
-      retain: packet.retain,
-      origin: client?.id ?? '',
-    }
-    if (packet.qos === 0) {
-      // QoS 0 is stored the same way (appended in order with the rest) but has no PUBACK to wait for:
-      // aedes goes on at once and the outcome is only counted.
-      const routed = this.opts.ingest(msg, (err) => {
-        if (err === null) this.counters.stored++
-        else this.counters.qos0Dropped++ // local subscribers got it; upstream will not
-      })
-      if (!routed) this.counters.localOnly++
-      done(null)
-      return
-    }
-    const routed = this.opts.ingest(msg, (err) => {
-      if (err === null) {
-        this.counters.stored++
-        done(null)
-        return
-      }
-      this.counters.notStored++
-      this.log.warn(
-        { client: client?.id, topic: packet.topic, code: err.code },
-        'message not stored: no PUBACK, client disconnected',
-      )
-      // MQTT 3.1.1 has no negative PUBACK: closing the connection makes the device resend after it
-      // reconnects [MQTT-4.4.0-1], by which time there may be room.
-      done(
-        new GatewayError('OUTPOST_PUBLISH_NOT_STORED', 'message not stored', { cause: err, canRetry: true }),
-      )
-    })
-    if (!routed) {
-      this.counters.localOnly++
-      done(null)
-    }
-  }
-
   private onClientError(client: Client, err: Error & { code?: string }): void {
     if (err instanceof GatewayError) return // counted and logged where it was raised
-    if (stateOf(client)[CUT]) return
+    const state = stateOf(client)
+    // After a close the broker caused (and counted), or once the client is gone, errors are its echoes:
+    // a PUBACK written to a closed connection is not a protocol error of the device.
+    if (client.closed || state?.cut || state?.closeCounted) return
     if (err.code === undefined && !this.stopping) {
       // mqtt-packet parse errors and protocol violations carry no code.
       this.counters.malformedPackets++

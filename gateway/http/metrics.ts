@@ -29,13 +29,19 @@ export function renderMetrics(s: GatewayStatus): string {
   const one = (v: number): Array<[Labels, number]> => [[{}, v]]
   e.metric('outpost_up', 'gauge', 'The gateway is running.', one(1))
   e.metric('outpost_uptime_seconds', 'gauge', 'Seconds since the gateway started.', one(s.uptimeMs / 1000))
-  e.metric('outpost_broker_connections', 'gauge', 'Devices connected now.', one(b.connections))
+  e.metric('outpost_broker_connections', 'gauge', 'Client connections open now.', one(b.connections))
   e.metric(
     'outpost_broker_connections_total',
     'counter',
-    'Device connections accepted.',
+    'Client connections accepted.',
     one(b.connectionsTotal),
   )
+  e.metric('outpost_connections_closed_total', 'counter', 'Connections the gateway closed, by reason.', [
+    [{ reason: 'connect_timeout' }, b.connectTimeouts],
+    [{ reason: 'keepalive_timeout' }, b.keepaliveTimeouts],
+    [{ reason: 'throttled' }, b.throttledDisconnects],
+    [{ reason: 'bad_client_id' }, b.refusedClientIds],
+  ])
   e.metric(
     'outpost_broker_auth_failures_total',
     'counter',
@@ -69,7 +75,33 @@ export function renderMetrics(s: GatewayStatus): string {
       [{ reason: 'not_stored' }, b.notStored],
       [{ reason: 'reserved_topic' }, b.refusedReservedTopic],
       [{ reason: 'not_authorized' }, b.refusedNotAuthorized],
+      [{ reason: 'bad_topic' }, b.refusedBadTopic],
+      [{ reason: 'upstream_topic_invalid' }, b.refusedUpstreamTopic],
+      [{ reason: 'throttled' }, b.refusedThrottled],
     ],
+  )
+  e.metric(
+    'outpost_messages_invalid_topic_stored_total',
+    'counter',
+    'Messages stored with a topic their upstream cannot take (routes with invalidTopic: dead-letter).',
+    one(s.ingest.invalidTopicStored),
+  )
+  e.metric('outpost_clients_throttled_total', 'counter', 'Times a client was held back, by cause.', [
+    [{ cause: 'limits' }, b.throttled],
+    [{ cause: 'pending' }, b.throttledPending],
+  ])
+  e.metric('outpost_clients_throttled', 'gauge', 'Clients held back now.', one(b.throttledNow))
+  e.metric(
+    'outpost_ingest_pending_bytes',
+    'gauge',
+    'Messages handed to the outbox and not yet committed (estimated bytes in memory).',
+    one(s.ingest.pendingBytes),
+  )
+  e.metric(
+    'outpost_ingest_max_pending_bytes',
+    'gauge',
+    'broker.maxPendingBytes.',
+    one(s.ingest.maxPendingBytes),
   )
   e.metric(
     'outpost_subscriptions_refused_total',

@@ -33,6 +33,8 @@ export interface GatewayChildOptions {
   upstreams?: Record<string, unknown>[]
   routes?: Record<string, unknown>[]
   logLevel?: 'warn' | 'info' | 'error'
+  /** More broker keys (limits, maxPendingBytes, …), merged into the broker section. */
+  broker?: Record<string, unknown>
   /** Extra arguments for node itself (e.g. --cpu-prof --cpu-prof-dir DIR). */
   nodeArgs?: string[]
   readyTimeoutMs?: number
@@ -130,7 +132,7 @@ function gatewayConfig(opts: GatewayChildOptions, port: number, httpPort: number
     gatewayId: opts.gatewayId ?? 'bench',
     dataDir: opts.dataDir,
     log: { level: opts.logLevel ?? 'warn' },
-    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port }], allowAnonymous: true },
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port }], allowAnonymous: true, ...opts.broker },
     outbox: { durability: opts.durability, commitDelayMs: opts.commitDelayMs ?? 0 },
     upstreams:
       opts.upstreams ??

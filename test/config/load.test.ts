@@ -120,6 +120,9 @@ describe('defaults', () => {
         forceAnonymous: false,
         users: [],
         maxPacketBytes: 262144,
+        limits: { messagesPerSec: 1000, bytesPerSec: MiB, burstSec: 2, maxThrottledSec: 10 },
+        maxPendingBytes: 8 * MiB,
+        connectTimeoutMs: 30000,
       },
       outbox: {
         durability: 'fsync',
@@ -211,7 +214,9 @@ devices:
       ackTimeoutMs: 30000,
       reconnect: { minMs: 500, maxMs: 30000 },
     })
-    expect(config.routes).toEqual([{ match: 'sensors/#', to: ['cloud'], topic: '{topic}' }])
+    expect(config.routes).toEqual([
+      { match: 'sensors/#', to: ['cloud'], topic: '{topic}', invalidTopic: 'refuse' },
+    ])
     expect(config.downlink).toEqual([{ from: 'cloud', match: 'cmd/#', topic: '{topic}', qos: 1 }])
     expect(config.devices.serial).toEqual([
       {

@@ -6,8 +6,14 @@ import { Router } from '../../gateway/router.js'
 
 const GW = 'pi-barn-01'
 
-function route(match: string, to: string[], topic = '{topic}', key?: string): RouteConfig {
-  return key === undefined ? { match, to, topic } : { match, to, topic, key }
+function route(
+  match: string,
+  to: string[],
+  topic = '{topic}',
+  key?: string,
+  invalidTopic: RouteConfig['invalidTopic'] = 'refuse',
+): RouteConfig {
+  return key === undefined ? { match, to, topic, invalidTopic } : { match, to, topic, key, invalidTopic }
 }
 
 describe('Router without routes', () => {
@@ -41,7 +47,7 @@ routes:
     'routes.yaml',
     { env: {} },
   )
-  const router = new Router(config.routes, config.gatewayId)
+  const router = new Router(config.routes, config.gatewayId, config.upstreams)
 
   test('a message goes to the upstreams of the routes it matches, with topic and key rendered', () => {
     expect(router.route('sensors/s1/telemetry', 'client-1')).toEqual([
@@ -108,5 +114,73 @@ describe('Router: several matching routes', () => {
   test('an invalid route is refused when the router is built', () => {
     expect(() => new Router([route('a/#/b', ['cloud'])], 'gw')).toThrow(/invalid topic filter/)
     expect(() => new Router([route('a/+', ['cloud'], 'x/{2}')], 'gw')).toThrow(/invalid template/)
+  })
+})
+
+describe('Router: rendered upstream topics must be legal (issue #7, item 5)', () => {
+  const upstreams = [
+    { name: 'cloud', type: 'mqtt' as const },
+    { name: 'lake', type: 'kafka' as const },
+  ]
+
+  test('{origin} with "+" or "#" (aedes accepts such client ids) is refused, naming the upstream and why', () => {
+    const router = new Router([route('devices/+', ['cloud'], 'devices/{origin}/{1}')], 'gw', upstreams)
+    expect(router.route('devices/t', 'dev-2')).toEqual([
+      { upstream: 'cloud', topic: 'devices/dev-2/t', key: undefined },
+    ])
+    expect(router.route('devices/t', 'dev+1#')).toEqual({
+      refused: true,
+      upstream: 'cloud',
+      topic: 'devices/dev+1#/t',
+      problem: 'wildcard "+" or "#" in a topic name',
+    })
+    expect(router.route('devices/t', 'dev\u0001')).toMatchObject({ refused: true, problem: /control/ })
+  })
+
+  test('an empty capture that renders an empty topic is refused; an empty level is fine', () => {
+    const router = new Router(
+      [route('capture/+/x', ['cloud'], '{1}'), route('two/+/+', ['cloud'], '{1}/{2}')],
+      'gw',
+      upstreams,
+    )
+    expect(router.route('capture//x', 'd')).toMatchObject({ refused: true, problem: 'empty topic' })
+    expect(router.route('two//', 'd')).toEqual([{ upstream: 'cloud', topic: '/', key: undefined }])
+  })
+
+  test('a rendered topic over 65,535 bytes is refused, even under dead-letter (it could not be stored)', () => {
+    const router = new Router(
+      [route('big/#', ['cloud'], 'prefix/{1}', undefined, 'dead-letter')],
+      'gw',
+      upstreams,
+    )
+    const long = `big/${'x'.repeat(65530)}`
+    expect(router.route(long, 'd')).toMatchObject({ refused: true, problem: /65535/ })
+  })
+
+  test('a Kafka upstream gets Kafka topic names only: a capture with other characters is refused', () => {
+    const router = new Router([route('sensors/+', ['lake'], '{1}')], 'gw', upstreams)
+    expect(router.route('sensors/s-1.v2', 'd')).toEqual([
+      { upstream: 'lake', topic: 's-1.v2', key: undefined },
+    ])
+    expect(router.route('sensors/with space', 'd')).toMatchObject({ refused: true, upstream: 'lake' })
+    expect(router.route('sensors/..', 'd')).toMatchObject({ refused: true, upstream: 'lake' })
+  })
+
+  test('invalidTopic: dead-letter stores it unchanged for the upstream to dead-letter, and counts it', () => {
+    const router = new Router(
+      [route('devices/+', ['cloud', 'lake'], 'devices/{origin}/{1}', undefined, 'dead-letter')],
+      'gw',
+      [{ name: 'cloud', type: 'mqtt' }],
+    )
+    expect(router.route('devices/t', 'dev+1#')).toEqual([
+      { upstream: 'cloud', topic: 'devices/dev+1#/t', key: undefined },
+      { upstream: 'lake', topic: 'devices/dev+1#/t', key: undefined },
+    ])
+    expect(router.counters.invalidTopicStored).toBe(1)
+  })
+
+  test('a message routed under its own topic to an MQTT upstream needs no check: it was checked at the door', () => {
+    const router = new Router([route('#', ['cloud'])], 'gw', upstreams)
+    expect(router.route('a/b', 'dev+1#')).toEqual([{ upstream: 'cloud', topic: undefined, key: undefined }])
   })
 })

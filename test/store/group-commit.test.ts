@@ -99,3 +99,21 @@ describe('group commit', () => {
     expect(outcomes).toEqual(['OUTPOST_OUTBOX_CLOSED'])
   })
 })
+
+describe('appends made from an appender callback', () => {
+  test('an append made inside the callback of the last batch is written, with nothing else to wake the writer', async () => {
+    const { target, batches } = recordingTarget(2)
+    const commits = new GroupCommit(target)
+    const second = new Promise<number>((resolve, reject) => {
+      commits.add(
+        pendingAppend([rec(1)], () => {
+          // The appender answers at once (aedes reads the next packet inside the callback).
+          commits.add(pendingAppend([rec(2)], (err, first) => (err ? reject(err) : resolve(first))))
+        }),
+      )
+    })
+    const outcome = await Promise.race([second, new Promise((r) => setTimeout(() => r('stranded'), 2_000))])
+    expect(outcome).toBe(2)
+    expect(batches).toEqual([[1], [2]])
+  })
+})

@@ -11,7 +11,7 @@ import { validateConfig } from '../../../config/load.js'
 import type { Config } from '../../../config/schema.js'
 import { Gateway } from '../../../gateway/gateway.js'
 import { createLogger } from '../../../gateway/logger.js'
-import { Outbox } from '../../../store/outbox.js'
+import { type BatchWriter, Outbox } from '../../../store/outbox.js'
 import type { StoredRecord } from '../../../store/record-codec.js'
 import { readAll } from '../../helpers/outbox.js'
 import { tempDir } from '../../helpers/tmp.js'
@@ -70,7 +70,7 @@ export interface RunningGateway {
  */
 export async function startGateway(
   overrides: Record<string, unknown> = {},
-  options: { dataDir?: string; logLevel?: 'warn' | 'info' | 'debug' } = {},
+  options: { dataDir?: string; logLevel?: 'warn' | 'info' | 'debug'; writeBatch?: BatchWriter } = {},
 ): Promise<RunningGateway> {
   const dataDir = options.dataDir ?? join(tempDir('outpost-broker-'), 'data')
   const { broker, outbox, ...rest } = overrides
@@ -92,6 +92,7 @@ export async function startGateway(
   const gateway = new Gateway({
     config,
     logger: createLogger({ level: options.logLevel ?? 'warn', destination: logs }),
+    writeBatch: options.writeBatch,
   })
   await gateway.start()
   const first = gateway.listeners[0]
@@ -324,7 +325,11 @@ export class RawMqtt {
     socket.on('error', () => this.notify())
   }
 
-  static async open(port: number, clientId: string): Promise<RawMqtt> {
+  static async open(
+    port: number,
+    clientId: string,
+    options: { clean?: boolean; will?: { topic: string; payload: Buffer } } = {},
+  ): Promise<RawMqtt> {
     const socket = tcpConnect(port, '127.0.0.1')
     socket.setNoDelay(true)
     await new Promise<void>((resolve, reject) => {
@@ -336,9 +341,10 @@ export class RawMqtt {
       cmd: 'connect',
       protocolId: 'MQTT',
       protocolVersion: 4,
-      clean: true,
+      clean: options.clean ?? true,
       clientId,
       keepalive: 60,
+      ...(options.will ? { will: { ...options.will, qos: 1, retain: false } } : {}),
     })
     const connack = await raw.next((p) => p.cmd === 'connack')
     if ((connack as { returnCode?: number }).returnCode !== 0) throw new Error('raw CONNECT refused')
@@ -352,6 +358,11 @@ export class RawMqtt {
   send(...packets: Packet[]): void {
     // One write for all of them: they arrive at the broker in one read.
     this.socket.write(Buffer.concat(packets.map((p) => generate(p))))
+  }
+
+  /** Writes bytes as they are (packets mqtt-packet would not encode, such as invalid UTF-8 topics). */
+  sendBytes(bytes: Buffer): void {
+    this.socket.write(bytes)
   }
 
   count(match: (p: Packet) => boolean): number {

@@ -12,6 +12,7 @@ import { validateConfig } from '../../../config/load.js'
 import { Broker } from '../../../gateway/broker/broker.js'
 import { createIngest } from '../../../gateway/ingest.js'
 import { createLogger } from '../../../gateway/logger.js'
+import { PendingBytes } from '../../../gateway/pending-bytes.js'
 import { Router } from '../../../gateway/router.js'
 import { type Durability, Outbox } from '../../../store/outbox.js'
 import { NO_DISK_GUARD, payloadsOf, readAll } from '../../helpers/outbox.js'
@@ -74,9 +75,11 @@ async function setUp(durability: Durability) {
   writer.attach(outbox)
   cleanups.push(() => outbox.close())
   const logs = new LogSink()
+  const pending = new PendingBytes(config.broker.maxPendingBytes)
   const broker = new Broker({
     config: config.broker,
-    ingest: createIngest(new Router(config.routes, config.gatewayId), outbox),
+    ingest: createIngest(new Router(config.routes, config.gatewayId), outbox, { pending }),
+    pending,
     logger: createLogger({ level: 'warn', destination: logs }),
   })
   await broker.start()

@@ -1,16 +1,16 @@
-// broker.maxPacketBytes: the scanner reads only fixed headers [MQTT-2.2] of real MQTT packets (made with
-// mqtt-packet, the codec aedes uses), however the bytes are chunked, and reports the first packet over
-// the limit with its exact size, or a remaining length longer than 4 bytes.
+// The wire guard on real MQTT packets (made with mqtt-packet, the codec aedes uses), however the bytes
+// are chunked: broker.maxPacketBytes from the fixed headers alone [MQTT-2.2] (the first packet over the
+// limit, with its exact size; a remaining length longer than 4 bytes), and the raw bytes of PUBLISH
+// topics and of a CONNECT's client id and will topic (config/topic-chars.ts).
 import { once } from 'node:events'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { generate, type Packet } from 'mqtt-packet'
 import { afterEach, describe, expect, test } from 'vitest'
-import {
-  type GuardVerdict,
-  guardPacketSize,
-  PacketSizeScanner,
-} from '../../../gateway/broker/packet-size-guard.js'
+import { guardWire, WireScanner, type WireVerdict } from '../../../gateway/broker/wire-guard.js'
 import { prng } from '../../helpers/prng.js'
+import { bytes, rawConnect, rawPublish } from '../../helpers/raw-packets.js'
+import { RawSocket } from '../../helpers/raw-socket.js'
+import { gatewaysPerTest, readOutbox } from './harness.js'
 
 const LIMIT = 300
 
@@ -93,11 +93,8 @@ function chunkings(stream: Buffer): { name: string; chunks: Buffer[] }[] {
 }
 
 /** Feeds the chunks until a verdict; returns it with the index of the chunk that produced it. */
-function scan(
-  limit: number,
-  chunks: readonly Buffer[],
-): { verdict: GuardVerdict | undefined; chunk: number } {
-  const scanner = new PacketSizeScanner(limit)
+function scan(limit: number, chunks: readonly Buffer[]): { verdict: WireVerdict | undefined; chunk: number } {
+  const scanner = new WireScanner(limit)
   for (const [i, chunk] of chunks.entries()) {
     const verdict = scanner.feed(chunk)
     if (verdict) return { verdict, chunk: i }
@@ -115,7 +112,7 @@ function chunkHolding(chunks: readonly Buffer[], offset: number): number {
   return -1
 }
 
-describe('PacketSizeScanner', () => {
+describe('WireScanner: packet sizes', () => {
   test('packets at or under the limit pass, however the stream is chunked', () => {
     const stream = Buffer.concat(sessionUnderLimit())
     for (const { name, chunks } of chunkings(stream)) {
@@ -178,7 +175,82 @@ describe('PacketSizeScanner', () => {
   })
 })
 
-describe('guardPacketSize on a real socket', () => {
+describe('WireScanner: strings aedes would decode lossily', () => {
+  test('a PUBLISH topic that is not allowed is reported with its ordinal, however the stream is chunked', () => {
+    const before = sessionUnderLimit() // publishes 1-5 of the connection
+    const bad = rawPublish(bytes('a/', 0xc3, 0x28), 'x') // the 6th
+    const stream = Buffer.concat([...before, bad, rawPublish(Buffer.from('fine'), 'y')])
+    for (const { name, chunks } of chunkings(stream)) {
+      const { verdict } = scan(1 << 20, chunks)
+      expect(verdict, name).toEqual({
+        kind: 'bad_topic',
+        publish: 6,
+        problem: expect.stringMatching(/truncated/),
+      })
+    }
+  })
+
+  test('a topic whose last character is cut off by the end of the topic is refused', () => {
+    const stream = Buffer.concat([
+      rawConnect(Buffer.from('c')),
+      rawPublish(bytes('a/', 0xe2, 0x82), 'payload'),
+    ])
+    for (const { name, chunks } of chunkings(stream)) {
+      expect(scan(1 << 20, chunks).verdict, name).toMatchObject({ kind: 'bad_topic', publish: 1 })
+    }
+  })
+
+  test('allowed topics (UTF-8, U+FFFD, 4-byte characters) and QoS 0/1/2 publishes pass', () => {
+    const stream = Buffer.concat([
+      rawConnect(Buffer.from('dev-é')),
+      rawPublish(Buffer.from('caf\u00e9/\u20ac/\ufffd/\u{1F600}'), 'x', 0),
+      rawPublish(Buffer.from('a'), '', 1, 9),
+      rawPublish(Buffer.from('b/c'), 'zz', 2, 10),
+    ])
+    for (const { name, chunks } of chunkings(stream))
+      expect(scan(1 << 20, chunks).verdict, name).toBeUndefined()
+  })
+
+  test('a topic length running past its PUBLISH is malformed', () => {
+    const lying = Buffer.from([0x30, 0x05, 0x00, 0x09, 0x61, 0x62, 0x63])
+    expect(scan(1 << 20, [lying]).verdict).toEqual({
+      kind: 'malformed',
+      reason: 'topic longer than its PUBLISH',
+    })
+    expect(scan(1 << 20, [Buffer.from([0x30, 0x01, 0x00])]).verdict).toMatchObject({ kind: 'malformed' })
+  })
+
+  test('a CONNECT with a client id or will topic that is not allowed is reported', () => {
+    const badId = rawConnect(bytes('dev', 0x01))
+    const badWill = rawConnect(Buffer.from('ok'), { topic: bytes('w/', 0x00), payload: Buffer.from('x') })
+    const wildWill = rawConnect(Buffer.from('ok'), { topic: Buffer.from('w/#'), payload: Buffer.from('x') })
+    const goodWill = rawConnect(Buffer.from('dev+1#'), {
+      topic: Buffer.from('w/ok'),
+      payload: Buffer.from('x'),
+    })
+    for (const { name, chunks } of chunkings(badId)) {
+      expect(scan(1 << 20, chunks).verdict, name).toMatchObject({ kind: 'bad_client_id' })
+    }
+    for (const { name, chunks } of chunkings(badWill)) {
+      expect(scan(1 << 20, chunks).verdict, name).toMatchObject({ kind: 'bad_will_topic' })
+    }
+    expect(scan(1 << 20, [wildWill]).verdict).toMatchObject({ kind: 'bad_will_topic' })
+    expect(scan(1 << 20, [goodWill]).verdict).toBeUndefined()
+  })
+
+  // Found by the fuzz suite: mqtt-packet reads a level byte with the high bit set (a bridge) as that
+  // level, and aedes accepts it; the client id then reached mosquitto as a user property and poisoned
+  // the upstream.
+  test('a bridge-mode CONNECT (level 0x84 or 0x83) is checked like any other', () => {
+    for (const level of [0x84, 0x83]) {
+      const badId = rawConnect(bytes('fz', 0x01))
+      badId[8] = level // fixed header (2) + protocol name (6): the level byte
+      expect(scan(1 << 20, [badId]).verdict, `level ${level}`).toMatchObject({ kind: 'bad_client_id' })
+    }
+  })
+})
+
+describe('guardWire on a real socket', () => {
   const servers: Server[] = []
   const sockets: Socket[] = []
   afterEach(async () => {
@@ -187,7 +259,7 @@ describe('guardPacketSize on a real socket', () => {
   })
 
   test('reports once, at the first oversized header, while the broker reads the socket its own way', async () => {
-    const verdicts: GuardVerdict[] = []
+    const verdicts: WireVerdict[] = []
     let consumed = 0
     const reported = new Promise<void>((resolve) => {
       const server = createServer((socket) => {
@@ -201,7 +273,7 @@ describe('guardPacketSize on a real socket', () => {
           )
             consumed += chunk.length
         })
-        guardPacketSize(socket, LIMIT, (v) => {
+        guardWire(socket, LIMIT, (v) => {
           verdicts.push(v)
           resolve()
         })
@@ -226,5 +298,50 @@ describe('guardPacketSize on a real socket', () => {
     const announced = 0x64 * 128 ** 2 + 0x5f * 128 ** 3 // 200,867,840 bytes
     expect(verdicts).toEqual([{ kind: 'oversized', bytes: 1 + 4 + announced }])
     expect(consumed).toBeGreaterThanOrEqual(small.length + hugeHeader.length)
+  })
+})
+
+describe('a bad topic on a real gateway', () => {
+  const { start } = gatewaysPerTest()
+
+  // Found by the fuzz suite (seed 926552508): aedes queues what arrives with a CONNECT until its CONNACK;
+  // a second CONNECT in that queue closes the client, but aedes goes on dispatching the rest of the
+  // queue — to a closed client, which the gateway took for a will and so did not check.
+  test('a bad topic queued behind a second CONNECT is not stored (nothing of that connection is)', async () => {
+    const gw = await start()
+    const raw = await RawSocket.open(gw.port)
+    raw.write(
+      Buffer.concat([
+        rawConnect(Buffer.from('twice')),
+        // A subscription makes closing the client take a moment (aedes unsubscribes it first)…
+        generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'cmd/twice/#', qos: 1 }] }),
+        rawConnect(Buffer.from('twice')), // …and a second CONNECT closes it [MQTT-3.1.0-2]
+        rawPublish(bytes('bad/', 0x00), 'poison', 2, 7),
+        rawPublish(Buffer.from('good/after'), 'after', 1, 8),
+      ]),
+    )
+    expect(await raw.waitClosed(3000)).toBe(true)
+    await raw.destroy()
+    await gw.stop()
+    expect((await readOutbox(gw.dataDir)).map((r) => r.topic)).toEqual([])
+  })
+
+  // Also found by fuzzing: aedes may handle a PUBLISH read while the CONNECT is being processed before
+  // those it queued from the CONNECT's own read, so "refuse the n-th PUBLISH" could refuse a good one and
+  // store the bad one. (Which order aedes picks depends on how reads fall; this checks the outcome.)
+  test('a bad topic read while the CONNECT is being processed is not stored, whatever aedes handles first', async () => {
+    const gw = await start()
+    for (let i = 0; i < 20; i++) {
+      const raw = await RawSocket.open(gw.port)
+      raw.write(
+        Buffer.concat([rawConnect(Buffer.from(`order-${i}`)), rawPublish(Buffer.from('good/1'), 'g', 1, 1)]),
+      )
+      raw.write(rawPublish(bytes('bad/', 0x00), 'poison', 1, 2)) // a second write: usually a second read
+      expect(await raw.waitClosed(3000)).toBe(true)
+      await raw.destroy()
+    }
+    await gw.stop()
+    const topics = (await readOutbox(gw.dataDir)).map((r) => r.topic)
+    expect(topics.filter((t) => t.includes('\u0000'))).toEqual([])
   })
 })
