@@ -147,6 +147,18 @@ export function renderMetrics(s: GatewayStatus): string {
     '1 when the outbox accepts writes, 0 while it recovers.',
     one(o.state === 'ok' ? 1 : 0),
   )
+  e.metric(
+    'outpost_outbox_lost_total',
+    'counter',
+    'Records lost from a damaged store (missing or unreadable), by reason.',
+    [[{ reason: 'corrupt' }, o.counters.lostCorrupt]],
+  )
+  e.metric(
+    'outpost_outbox_repairs_total',
+    'counter',
+    'LevelDB repairs of the outbox database since start (at open, or after a read hit a damaged file).',
+    one(o.damage.repairs),
+  )
 
   const cursors = new Map(o.cursors.map((c) => [c.name, c]))
   const ups = s.upstreams

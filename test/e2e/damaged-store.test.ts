@@ -63,6 +63,10 @@ describe.runIf(haveMosquitto())('a damaged store', () => {
     const status = await gw.status()
     expect(status.outbox.damage.repairs).toBe(1)
     expect(status.outbox.damage.findings.join('\n')).toMatch(/Corruption/)
+    const httpPort = gw.logs.find((l) => l.msg === 'http listening')?.port as number
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
+    expect(metrics).toMatch(/^outpost_outbox_repairs_total 1$/m)
+    expect(metrics).toMatch(/^outpost_outbox_lost_total\{reason="corrupt"\} \d+$/m)
 
     const acked = await publishReadings(gw.url, 2, 50, { inflight: 5 })
     expect(acked.flat()).toHaveLength(100)
