@@ -17,6 +17,12 @@ export function formatStats(s: OutboxStats, dir: string): string {
     `refused   ${c.rejectedBytes} over maxBytes, ${c.rejectedMessages} over maxMessages, ${c.rejectedDisk} low disk, ${c.writeFailed} write failures`,
     `dead      ${d.messages} dead letters held, ${formatSize(d.bytes)} of ${formatSize(d.maxBytes)}; ${d.requeued} requeued, ${d.purged} purged, ${d.evicted} evicted`,
   ]
+  if (c.lostCorrupt > 0 || s.damage.repairs > 0 || s.damage.findings.length > 0) {
+    lines.push(
+      `damage    ${c.lostCorrupt} records lost (missing or unreadable), ${s.damage.repairs} repair(s) now`,
+      ...s.damage.findings.map((f) => `  found: ${f}`),
+    )
+  }
   const byUpstream = new Map<string, string[]>()
   for (const t of d.totals) {
     const list = byUpstream.get(t.upstream) ?? []

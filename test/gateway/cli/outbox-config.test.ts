@@ -89,3 +89,22 @@ upstreams: [{ name: cloud, type: mqtt, url: "mqtt://127.0.0.1:1", password: "\${
     expect((await runCli(['outbox', 'stats', '--data-dir', 'x', '--config', 'y'])).code).toBe(64)
   })
 })
+
+describe('outpost outbox stats on a damaged store', () => {
+  test('a missing table file: the store is repaired and the stats say what was found and lost', async () => {
+    const dataDir = join(tempDir(), 'data')
+    for (let round = 0; round < 3; round++) await seed(dataDir, 50) // a table file per reopen
+    const { readdirSync, unlinkSync } = await import('node:fs')
+    const tables = readdirSync(join(dataDir, 'outbox'))
+      .filter((f) => f.endsWith('.ldb'))
+      .sort()
+    expect(tables.length).toBeGreaterThanOrEqual(2)
+    unlinkSync(join(dataDir, 'outbox', tables[0] as string))
+    const r = await runCli(['outbox', 'stats', '--data-dir', dataDir])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^damage {4}\d+ records lost \(missing or unreadable\), 1 repair\(s\) now$/m)
+    expect(r.stdout).toMatch(
+      /^ {2}found: the database could not be opened or read \(Corruption: .*\): repaired$/m,
+    )
+  })
+})
