@@ -6,8 +6,7 @@ import { z } from 'zod'
 import { parseDeviceTopic } from './device-topic.js'
 import { checkKafka } from './kafka-checks.js'
 import { parseSize } from './size.js'
-import { kafkaTopicProblem } from './topic-chars.js'
-import { captureCount, type FilterLevel, parseFilter, parseTemplate } from './topic-pattern.js'
+import { captureCount, parseFilter, parseTemplate } from './topic-pattern.js'
 
 /** A byte size: a whole number of bytes or a string such as "512MiB" or "1GiB". */
 const size = (what: string) =>
@@ -510,8 +509,6 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
       }
     })
     checkTemplates(ctx, ['routes', i], str(r.match), { topic: str(r.topic) ?? '{topic}', key: str(r.key) })
-    const kafka = to.filter((t): t is string => typeof t === 'string' && upstreams.get(t) === 'kafka')
-    if (kafka.length > 0) checkKafkaTopic(ctx, ['routes', i, 'topic'], str(r.match), str(r.topic), kafka)
   })
 
   const downlinks = Array.isArray(root.downlink) ? (root.downlink as unknown[]) : []
@@ -612,48 +609,6 @@ function checkTemplates(
     const parsed = parseTemplate(template, captures, field === 'key' ? 'key' : 'topic')
     if (!parsed.ok) ctx.addIssue({ code: 'custom', path: [...path, field], message: parsed.error })
   }
-}
-
-/**
- * A route to a Kafka upstream needs a topic template that can render a legal Kafka topic name: text of
- * [a-zA-Z0-9._-] only, and no {topic} where the filter always gives it a "/". What depends on the
- * message (a capture, {origin}) is checked per message, at routing.
- */
-function checkKafkaTopic(
-  ctx: z.RefinementCtx,
-  path: (string | number)[],
-  match: string | undefined,
-  template: string | undefined,
-  kafka: string[],
-): void {
-  const filter = match === undefined ? undefined : parseFilter(match)
-  if (filter === undefined || !filter.ok) return
-  const parsed = parseTemplate(template ?? '{topic}', captureCount(filter.value), 'topic')
-  if (!parsed.ok) return // reported with the template
-  const upstreams = kafka.map((k) => `"${k}"`).join(', ')
-  let problem: string | undefined
-  for (const part of parsed.value) {
-    if (part.kind === 'text') problem = kafkaTopicProblem(part.text.replaceAll('.', 'x'))
-    else if (part.kind === 'topic' && alwaysHasSlash(filter.value)) {
-      problem = `{topic} always contains "/" for topics matching "${match}", and a Kafka topic cannot`
-    }
-    if (problem !== undefined) break
-  }
-  if (problem === undefined && parsed.value.every((p) => p.kind === 'text')) {
-    problem = kafkaTopicProblem(parsed.value.map((p) => (p as { text: string }).text).join(''))
-  }
-  if (problem !== undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: `${problem} (the route goes to Kafka upstream ${upstreams})`,
-    })
-  }
-}
-
-/** Whether every topic matching the filter has more than one level. */
-function alwaysHasSlash(levels: readonly FilterLevel[]): boolean {
-  return levels.length > 1 && !(levels.length === 2 && levels[1]?.kind === 'hash')
 }
 
 export function isLoopback(address: string): boolean {

@@ -15,7 +15,7 @@
 //
 // A client is held back while (a) its buckets are in debt — each publish takes its tokens on arrival,
 // so debt = what it sent beyond its rate and burst, and the hold lasts until it is repaid — or (b) its
-// next read, if as large as its last, would take the ingest bound over (a device publishing a reading
+// next read, if as large as its largest, would take the ingest bound over (a device publishing a reading
 // at a time always fits; a flood's 64 KB reads wait their turn). Held clients wait for room first come,
 // first served. Callbacks are released in order (PUBACKs keep the order of the PUBLISHes [MQTT-4.6.0-2]).
 import type { LimitsConfig } from '../../config/schema.js'
@@ -53,6 +53,12 @@ export class ClientThrottle {
   /** Bytes it appended that have not settled, and the most of them at once since it had none. */
   private inflight = 0
   private batch = 0
+  /**
+   * The largest batch it ever had. A read is judged by this, not by the last one: a flooder's reads are
+   * as large as what is buffered on its socket, so one small read (its writer was slow for a moment)
+   * says nothing of the next, and four flooders let go on small last reads took the bound ×9 at once.
+   */
+  private peak = 0
   /** The batch it was held with: the room it waits for. */
   private heldBatch = 0
   /** Room reserved (PendingBytes.reserved) for the read it was let go to do, until that read comes. */
@@ -111,6 +117,7 @@ export class ClientThrottle {
     if (this.reserved !== 0) this.unreserve()
     this.inflight += size
     if (this.inflight > this.batch) this.batch = this.inflight
+    if (this.batch > this.peak) this.peak = this.batch
   }
 
   /**
@@ -118,7 +125,7 @@ export class ClientThrottle {
    * hands `done` to aedes now, or once the client may go on.
    */
   release(done: Done, settled: number): void {
-    const batch = this.batch
+    const batch = this.batch === 0 ? 0 : this.peak
     this.settle(settled)
     if (this.held.length === 0 && !this.closed) {
       if (this.blockedUntil !== 0 && this.blockedUntil <= this.clock()) this.blockedUntil = 0

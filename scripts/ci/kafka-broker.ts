@@ -19,16 +19,28 @@ export class KafkaBroker {
     private readonly dir: string,
   ) {}
 
-  /** Starts a broker on three free consecutive ports (client, controller, SASL), its data in `dir`. */
+  /**
+   * Starts a broker on three free consecutive ports (client, controller, SASL), its data in `dir`. The
+   * ports are drawn below the kernel's ephemeral range (ip_local_port_range, 32768+ by default), so a
+   * listener on port 0 or an outgoing connection elsewhere cannot take one in the seconds the JVM needs to
+   * bind it; should something still take one, the start is tried again on other ports in a fresh dir.
+   */
   static async start(dir: string): Promise<KafkaBroker> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const port = 20_000 + Math.floor(Math.random() * 40_000)
+    let lastError: unknown
+    for (let attempt = 0, starts = 0; attempt < 40 && starts < 3; attempt++) {
+      const port = 20_000 + Math.floor(Math.random() * 12_000)
       if (!(await free(port)) || !(await free(port + 1)) || !(await free(port + 2))) continue
-      const broker = new KafkaBroker(port, dir)
-      await broker.run('start.sh')
-      return broker
+      const broker = new KafkaBroker(port, starts === 0 ? dir : `${dir}-${starts}`)
+      starts++
+      try {
+        await broker.run('start.sh')
+        return broker
+      } catch (err) {
+        if (!/Address already in use/.test(String(err))) throw err
+        lastError = err
+      }
     }
-    throw new Error('no three free consecutive ports for a Kafka broker')
+    throw lastError ?? new Error('no three free consecutive ports for a Kafka broker')
   }
 
   get brokers(): string[] {
@@ -40,9 +52,19 @@ export class KafkaBroker {
     return this.run('stop.sh')
   }
 
-  /** Starts it again on the same ports and data. */
-  restart(): Promise<void> {
-    return this.run('start.sh')
+  /**
+   * Starts it again on the same ports and data. A port of it taken meanwhile (a lingering connection of
+   * its own last life, a test's client) is waited out for a few seconds.
+   */
+  async restart(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run('start.sh')
+      } catch (err) {
+        if (attempt >= 5 || !/Address already in use/.test(String(err))) throw err
+        await new Promise((resolve) => setTimeout(resolve, 1000 * attempt))
+      }
+    }
   }
 
   /** Freezes it (SIGSTOP): connections stay open, nothing answers. */
