@@ -198,6 +198,27 @@ const outbox = z.strictObject({
   reserveBytes: size('reserveBytes')
     .default(8 * 2 ** 20)
     .describe('Space set aside in the data dir and released when the disk fills, so the outbox can recover.'),
+  deadLetterMaxBytes: size('deadLetterMaxBytes')
+    .default(64 * 2 ** 20)
+    .describe('Dead letters are bounded by this many bytes: the oldest go first, counted as evicted.'),
+  leveldb: z
+    .strictObject({
+      cacheSize: z
+        .number()
+        .int()
+        .min(0)
+        .default(8 * 2 ** 20)
+        .describe('LevelDB block cache, bytes.'),
+      writeBufferSize: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(4 * 2 ** 20)
+        .describe('LevelDB memtable, bytes: smaller takes less memory and writes more, smaller table files.'),
+      maxOpenFiles: z.number().int().min(16).default(1000).describe('Table files LevelDB keeps open.'),
+    })
+    .prefault({})
+    .describe("The outbox database's own memory (the Pi profile in README.md lowers it)."),
 })
 
 const backoff = z.strictObject({
@@ -253,7 +274,7 @@ const mqttUpstream = z.strictObject({
     .describe(
       'After the upstream drops the connection this many times in a row with the same oldest message unacknowledged (and nothing acknowledged since), that message is sent alone; if the connection drops again, it is dead-lettered ("upstream-disconnect"). 0: never.',
     ),
-  reconnect: backoff.default({ minMs: 500, maxMs: 30000 }),
+  reconnect: backoff.prefault({}),
   maxRatePerSec: z
     .number()
     .positive()
@@ -322,7 +343,7 @@ const kafkaUpstream = z.strictObject({
     .min(100)
     .default(30000)
     .describe('No acknowledgement for a batch within this long: the upstream shows as stalled.'),
-  reconnect: backoff.default({ minMs: 500, maxMs: 30000 }),
+  reconnect: backoff.prefault({}),
   maxRatePerSec: z.number().positive().optional(),
 })
 
@@ -389,7 +410,7 @@ const serialDevice = z.strictObject({
     .describe('Topic template: {device}, {gatewayId}, and {json.FIELD} for json-lines and nmea.'),
   qos: z.union([z.literal(0), z.literal(1)]).default(1),
   reopen: backoff
-    .default({ minMs: 500, maxMs: 30000 })
+    .prefault({})
     .describe('Retry delays while the port is missing or after it was lost (exponential, jittered).'),
 })
 
@@ -419,22 +440,14 @@ export const configSchema = z
     dataDir: filePath
       .default('./data')
       .describe('The outbox lives here (relative paths are relative to the working directory)'),
-    log: log.default({ level: 'info' }),
+    log: log.prefault({}),
     broker: broker.prefault({}),
-    outbox: outbox.default({
-      durability: 'fsync',
-      syncIntervalMs: 100,
-      commitDelayMs: 0,
-      maxBytes: 2 ** 30,
-      whenFull: 'reject',
-      minFreeDiskBytes: 64 * 2 ** 20,
-      reserveBytes: 8 * 2 ** 20,
-    }),
+    outbox: outbox.prefault({}),
     upstreams: z.array(upstream).default([]),
     routes: z.array(route).default([]),
     downlink: z.array(downlink).default([]),
-    devices: z.strictObject({ serial: z.array(serialDevice).default([]) }).default({ serial: [] }),
-    http: http.default({ enabled: true, host: '127.0.0.1', port: 9180 }),
+    devices: z.strictObject({ serial: z.array(serialDevice).default([]) }).prefault({}),
+    http: http.prefault({}),
   })
   .superRefine(checkReferences, { when: () => true })
 

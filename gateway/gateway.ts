@@ -93,6 +93,8 @@ export class Gateway {
         whenFull: config.outbox.whenFull,
         minFreeDiskBytes: config.outbox.minFreeDiskBytes,
         reserveBytes: config.outbox.reserveBytes,
+        deadLetterMaxBytes: config.outbox.deadLetterMaxBytes,
+        leveldb: config.outbox.leveldb,
         logger: this.log.child({ part: 'outbox' }),
         now,
         writeBatch: this.opts.writeBatch,

@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { isNoSpace, OutboxError } from './errors.js'
+import type { LevelDbOptions } from './outbox-options.js'
 import { ReadGate } from './read-gate.js'
 import type { OutboxDatabase } from './segment-reader.js'
 
@@ -15,6 +16,7 @@ export class OutboxDb {
   /** @param onDamage called when a read fails on a corrupt or unreadable file (the caller repairs) */
   constructor(
     private readonly dir: string,
+    private readonly leveldb: LevelDbOptions,
     private readonly onDamage: (err: unknown) => void = () => {},
   ) {
     this.handle = this.create()
@@ -121,6 +123,9 @@ export class OutboxDb {
     return new ClassicLevel<Buffer, Buffer>(join(this.dir, 'outbox'), {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
+      cacheSize: this.leveldb.cacheSize,
+      writeBufferSize: this.leveldb.writeBufferSize,
+      maxOpenFiles: this.leveldb.maxOpenFiles,
     })
   }
 }

@@ -1,4 +1,6 @@
-// What opening an outbox takes. Defaults are filled in by `resolveOutboxOptions`.
+// What opening an outbox takes, and the store's defaults. The gateway passes every option from its
+// config (config/schema.ts is where a user's defaults live); these apply to the store used on its own —
+// tests, benchmarks, the CLI — and test/store/outbox-options.test.ts holds them equal to the schema's.
 import type { WhenFull } from './limits.js'
 import type { BatchWriter, Durability } from './log-writer.js'
 
@@ -31,6 +33,8 @@ export interface OutboxOptions {
   compactAfterBytes?: number
   /** …and at most this often. */
   compactMinIntervalMs?: number
+  /** LevelDB's own memory: its block cache, its memtable, its open table files. */
+  leveldb?: Partial<LevelDbOptions>
   logger?: OutboxLogger
   now?: () => number
   /** The LevelDB batch write (a seam for tests). */
@@ -40,4 +44,55 @@ export interface OutboxOptions {
 export interface ReadOptions {
   maxRecords?: number
   maxBytes?: number
+}
+
+export interface LevelDbOptions {
+  /** The block cache (uncompressed blocks read recently), bytes. */
+  cacheSize: number
+  /** The memtable: what is written before it goes to a table file, bytes (held twice while flushing). */
+  writeBufferSize: number
+  /** Table files kept open (each holds its index block in memory). */
+  maxOpenFiles: number
+}
+
+export const OUTBOX_DEFAULTS = {
+  durability: 'fsync' as Durability,
+  syncIntervalMs: 100,
+  commitDelayMs: 0,
+  maxBytes: 2 ** 30,
+  whenFull: 'reject' as WhenFull,
+  minFreeDiskBytes: 64 * 2 ** 20,
+  reserveBytes: 8 * 2 ** 20,
+  deadLetterMaxBytes: 64 * 2 ** 20,
+  compactMinIntervalMs: 60_000,
+  // classic-level's own defaults.
+  leveldb: { cacheSize: 8 * 2 ** 20, writeBufferSize: 4 * 2 ** 20, maxOpenFiles: 1000 } as LevelDbOptions,
+}
+
+export type ResolvedOutboxOptions = Required<
+  Omit<OutboxOptions, 'maxMessages' | 'maxAgeSec' | 'writeBatch' | 'leveldb'>
+> &
+  Pick<OutboxOptions, 'maxMessages' | 'maxAgeSec' | 'writeBatch'> & { leveldb: LevelDbOptions }
+
+/** `options` with the store's defaults filled in. */
+export function resolveOutboxOptions(options: OutboxOptions): ResolvedOutboxOptions {
+  const d = OUTBOX_DEFAULTS
+  const maxBytes = options.maxBytes ?? d.maxBytes
+  return {
+    ...options,
+    durability: options.durability ?? d.durability,
+    syncIntervalMs: options.syncIntervalMs ?? d.syncIntervalMs,
+    commitDelayMs: options.commitDelayMs ?? d.commitDelayMs,
+    maxBytes,
+    whenFull: options.whenFull ?? d.whenFull,
+    minFreeDiskBytes: options.minFreeDiskBytes ?? d.minFreeDiskBytes,
+    reserveBytes: options.reserveBytes ?? d.reserveBytes,
+    deadLetterMaxBytes: options.deadLetterMaxBytes ?? d.deadLetterMaxBytes,
+    // A sixteenth of the bound, between 1 and 64 MiB.
+    compactAfterBytes: options.compactAfterBytes ?? Math.min(64 * 2 ** 20, Math.max(2 ** 20, maxBytes / 16)),
+    compactMinIntervalMs: options.compactMinIntervalMs ?? d.compactMinIntervalMs,
+    leveldb: { ...d.leveldb, ...options.leveldb },
+    logger: options.logger ?? silentLogger,
+    now: options.now ?? Date.now,
+  }
 }

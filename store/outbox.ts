@@ -36,7 +36,12 @@ import { loadLog } from './load-log.js'
 import { type Durability, defaultBatchWriter, LogWriter } from './log-writer.js'
 import { makeDir } from './make-dir.js'
 import { closedError, OutboxDb } from './outbox-db.js'
-import { type OutboxLogger, type OutboxOptions, type ReadOptions, silentLogger } from './outbox-options.js'
+import {
+  type OutboxLogger,
+  type OutboxOptions,
+  type ReadOptions,
+  resolveOutboxOptions,
+} from './outbox-options.js'
 import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbox-state.js'
 import { cursorStats, type OutboxStats } from './outbox-stats.js'
 import type { OutboxRecord, StoredRecord } from './record-codec.js'
@@ -45,7 +50,8 @@ import { SegmentReader } from './segment-reader.js'
 export type { AppendCallback } from './group-commit.js'
 export type { WhenFull } from './limits.js'
 export type { BatchWriter, Durability, OutboxBatch } from './log-writer.js'
-export type { OutboxLogger, OutboxOptions, ReadOptions } from './outbox-options.js'
+export type { LevelDbOptions, OutboxLogger, OutboxOptions, ReadOptions } from './outbox-options.js'
+export { OUTBOX_DEFAULTS } from './outbox-options.js'
 export type { OutboxCounters } from './outbox-state.js'
 export type { CursorStats, OutboxStats } from './outbox-stats.js'
 
@@ -74,44 +80,43 @@ export class Outbox {
   private timers: NodeJS.Timeout[] = []
   private closed: Promise<void> | undefined
 
-  private constructor(options: OutboxOptions) {
+  private constructor(given: OutboxOptions) {
+    const options = resolveOutboxOptions(given)
     this.dir = options.dir
-    this.durability = options.durability ?? 'fsync'
-    this.log = options.logger ?? silentLogger
-    this.now = options.now ?? Date.now
-    const maxBytes = options.maxBytes ?? 2 ** 30
-    const minFreeDiskBytes = options.minFreeDiskBytes ?? 64 * 2 ** 20
-    this.syncIntervalMs = options.syncIntervalMs ?? 100
+    this.durability = options.durability
+    this.log = options.logger
+    this.now = options.now
+    this.syncIntervalMs = options.syncIntervalMs
     this.disk = new DiskGuard({
       dir: options.dir,
-      minFreeBytes: minFreeDiskBytes,
-      reserveBytes: options.reserveBytes ?? 8 * 2 ** 20,
+      minFreeBytes: options.minFreeDiskBytes,
+      reserveBytes: options.reserveBytes,
     })
     this.damage = new Damage(this.log)
     this.reader = new SegmentReader((first, last, why) => {
       this.counters.lostCorrupt += this.damage.unreadable(first, last, why)
     })
-    this.db = new OutboxDb(options.dir, (err) => this.health.readFailed(err))
+    this.db = new OutboxDb(options.dir, options.leveldb, (err) => this.health.readFailed(err))
     this.compactor = new Compactor({
       db: this.db,
-      afterBytes: options.compactAfterBytes ?? Math.min(64 * 2 ** 20, Math.max(2 ** 20, maxBytes / 16)),
-      minIntervalMs: options.compactMinIntervalMs ?? 60_000,
+      afterBytes: options.compactAfterBytes,
+      minIntervalMs: options.compactMinIntervalMs,
       now: this.now,
       firstSegment: () => this.writer.state.firstSegment,
       warn: (obj, msg) => this.log.warn(obj, msg),
     })
     this.limits = new Limits(
       {
-        maxBytes,
+        maxBytes: options.maxBytes,
         maxMessages: options.maxMessages,
         maxAgeSec: options.maxAgeSec,
-        whenFull: options.whenFull ?? 'reject',
-        minFreeDiskBytes,
+        whenFull: options.whenFull,
+        minFreeDiskBytes: options.minFreeDiskBytes,
       },
       this.disk,
       this.counters,
     )
-    this.deadLetterTable = new DeadLetterTable(options.deadLetterMaxBytes ?? 64 * 2 ** 20)
+    this.deadLetterTable = new DeadLetterTable(options.deadLetterMaxBytes)
     this.deadLetters = new DeadLetters({
       table: this.deadLetterTable,
       read: (fn) => this.db.read(fn),
@@ -159,7 +164,7 @@ export class Outbox {
         write: (taken) => this.writer.write(taken),
         failed: (err, taken) => this.health.writeFailed(err, taken),
       },
-      this.durability === 'fsync' ? (options.commitDelayMs ?? 0) : 0,
+      this.durability === 'fsync' ? options.commitDelayMs : 0,
     )
   }
 
@@ -191,8 +196,6 @@ export class Outbox {
   get lastSeq(): number {
     return this.writer.state.lastSeq
   }
-
-  // ---------------------------------------------------------------- appends
 
   /**
    * Appends records in order; resolves with the sequence number of the first one (the rest follow
@@ -238,8 +241,6 @@ export class Outbox {
     this.commits.add(p)
   }
 
-  // ---------------------------------------------------------------- reads
-
   /** Records after sequence number `after`, in order. Always returns at least one record if any exists. */
   read(after: number, options: ReadOptions = {}): Promise<StoredRecord[]> {
     const limits = { maxRecords: options.maxRecords ?? 512, maxBytes: options.maxBytes ?? 2 ** 20 }
@@ -258,8 +259,6 @@ export class Outbox {
     }
     return this.appendWaiters.wait(after, signal)
   }
-
-  // ---------------------------------------------------------------- cursors
 
   /** Cursor names known to the outbox. */
   cursorNames(): string[] {
@@ -304,8 +303,6 @@ export class Outbox {
     return backlog
   }
 
-  // ---------------------------------------------------------------- stats
-
   async stats(): Promise<OutboxStats> {
     const s = this.writer.state
     const now = this.now()
@@ -335,8 +332,6 @@ export class Outbox {
       damage: this.damage.stats(),
     }
   }
-
-  // ---------------------------------------------------------------- lifecycle
 
   /** Resolves when everything handed to the outbox so far has been written. */
   flush(): Promise<void> {

@@ -9,7 +9,7 @@ import { ConfigError } from '../../config/errors.js'
 import { loadConfigFile } from '../../config/load.js'
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../../store/dead-letters.js'
 import { isOutboxError } from '../../store/errors.js'
-import { Outbox } from '../../store/outbox.js'
+import { Outbox, type OutboxOptions } from '../../store/outbox.js'
 import { type CliIo, EXIT, println, UsageError } from './io.js'
 import { changeDead, peekDead } from './outbox-dead.js'
 import { formatRecord, formatStats, recordJson } from './outbox-format.js'
@@ -34,13 +34,14 @@ export async function outboxCommand(args: string[], io: CliIo): Promise<number> 
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${OUTBOX_USAGE}`)
   }
-  let limits: { maxBytes?: number; maxMessages?: number } = {}
+  let limits: Partial<OutboxOptions> = {}
   if (o.config !== undefined) {
     try {
       // Secrets are not needed to read the outbox: unset ${VAR}s are left as they are.
       const config = loadConfigFile(o.config, { env: io.env, missingEnv: 'warn', defaultGatewayId: '-' })
       o.dataDir = config.dataDir
-      limits = { maxBytes: config.outbox.maxBytes, maxMessages: config.outbox.maxMessages }
+      const { maxBytes, maxMessages, maxAgeSec, whenFull, deadLetterMaxBytes, leveldb } = config.outbox
+      limits = { maxBytes, maxMessages, maxAgeSec, whenFull, deadLetterMaxBytes, leveldb }
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       println(io.stderr, err.message)

@@ -64,6 +64,8 @@ describe('the bundled configs', () => {
       whenFull: 'drop-oldest',
       minFreeDiskBytes: 256 * MiB,
       reserveBytes: 16 * MiB,
+      deadLetterMaxBytes: 64 * MiB,
+      leveldb: { cacheSize: 8 * MiB, writeBufferSize: 4 * MiB, maxOpenFiles: 1000 },
     })
     const [cloud, lake] = config.upstreams
     expect(cloud).toMatchObject({
@@ -132,6 +134,8 @@ describe('defaults', () => {
         whenFull: 'reject',
         minFreeDiskBytes: 64 * MiB,
         reserveBytes: 8 * MiB,
+        deadLetterMaxBytes: 64 * MiB,
+        leveldb: { cacheSize: 8 * MiB, writeBufferSize: 4 * MiB, maxOpenFiles: 1000 },
       },
       upstreams: [],
       routes: [],
@@ -153,6 +157,8 @@ describe('defaults', () => {
       whenFull: 'drop-oldest',
       minFreeDiskBytes: 64 * MiB,
       reserveBytes: 8 * MiB,
+      deadLetterMaxBytes: 64 * MiB,
+      leveldb: { cacheSize: 8 * MiB, writeBufferSize: 4 * MiB, maxOpenFiles: 1000 },
     })
     expect(config.broker.listeners).toEqual([{ type: 'tcp', host: '127.0.0.1', port: 1883 }])
   })
