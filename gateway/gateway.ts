@@ -1,6 +1,7 @@
 // Composition and lifecycle. Start in order — outbox → broker → devices → forwarders → http — and stop
 // in reverse under one deadline: stop accepting, let pending appends commit, give forwarders a short
 // drain, close the outbox. Stop keeps going when one part fails and reports what failed.
+
 import type { Config } from '../config/schema.js'
 import type { SerialDeviceStatus } from '../devices/device-status.js'
 import type { SerialDevices } from '../devices/serial/serial-devices.js'
@@ -17,6 +18,7 @@ import { createIngest } from './ingest.js'
 import type { Logger } from './logger.js'
 import { createSerialDevices, createUpstreams } from './optional-parts.js'
 import { PendingBytes } from './pending-bytes.js'
+import { type ProcessStats, processStats } from './process-stats.js'
 import { Router } from './router.js'
 
 export interface GatewayOptions {
@@ -39,6 +41,7 @@ export interface GatewayStatus {
   /** Each upstream's forwarder status; an MQTT upstream's includes its downlink's. */
   upstreams: Array<(ForwarderStatus & DownlinkStatus) | KafkaForwarderStatus>
   devices: { serial: SerialDeviceStatus[] }
+  process: ProcessStats
 }
 
 export interface IngestStatus {
@@ -238,6 +241,7 @@ export class Gateway {
       outbox: await this.outbox.stats(),
       upstreams: config.upstreams.flatMap((u) => forwarders.get(u.name) ?? []),
       devices: { serial: this.devices?.status() ?? [] },
+      process: await processStats(),
     }
   }
 }

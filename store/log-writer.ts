@@ -60,7 +60,8 @@ const HOUSEKEEPING_PAUSE_MS = 1000
 
 export class LogWriter {
   state: LogState = { firstSeq: 1, lastSeq: 0, firstSegment: 1, firstOffset: 0, endOffset: 0 }
-  readonly writes = { batches: 0, synced: 0 }
+  /** Batches written, how many with an fsync, and the bytes of their segments, cursors and state. */
+  readonly writes = { batches: 0, synced: 0, bytes: 0 }
   /** batch/none durability: something acknowledged is not fsync'd yet. */
   unsynced = false
   private syncRequested = false
@@ -169,7 +170,12 @@ export class LogWriter {
 
     // 4. Cursors, then the state whenever it differs from what the disk holds.
     const cursorChanges = cursors.changes()
-    for (const [name, pos] of cursorChanges.writes) batch.put(cursorKey(name), encodeSeq(pos))
+    let bytes = packer.bytes
+    for (const [name, pos] of cursorChanges.writes) {
+      const key = cursorKey(name)
+      bytes += key.length + 8
+      batch.put(key, encodeSeq(pos))
+    }
     for (const name of cursorChanges.removes) batch.del(cursorKey(name))
     ops += cursorChanges.writes.length + cursorChanges.removes.length
 
@@ -177,12 +183,17 @@ export class LogWriter {
     const { dead, deadChanges } = await this.opts.deadLetters.writeInto(db, batch, requeued)
     ops += deadChanges.puts.length + deadChanges.dels.length
     const stateText = this.stateText(s, addCounters(counters, delta), dead)
-    if (stateText !== this.persisted || ops === 0) batch.put(STATE_KEY, Buffer.from(stateText))
+    if (stateText !== this.persisted || ops === 0) {
+      const value = Buffer.from(stateText)
+      bytes += STATE_KEY.length + value.length
+      batch.put(STATE_KEY, value)
+    }
     const syncNow = this.syncRequested || (this.opts.durability === 'fsync' && accepted.length > 0)
     this.syncRequested = false
 
     await this.opts.writeBatch(batch, { sync: syncNow })
     this.writes.batches++
+    this.writes.bytes += bytes
     if (syncNow) this.writes.synced++
 
     // Adopt.

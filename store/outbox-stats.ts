@@ -31,8 +31,11 @@ export interface OutboxStats {
   diskFreeBytes: number
   cursors: CursorStats[]
   counters: OutboxCounters
-  /** Batches written to LevelDB since open, and how many of them were fsync'd. */
-  writes: { batches: number; synced: number }
+  /**
+   * Batches written to LevelDB since open, how many of them were fsync'd, and the bytes they held
+   * (segments, cursors, state: what LevelDB's log gets; its tables get them again at flush and compaction).
+   */
+  writes: { batches: number; synced: number; bytes: number }
   deadLetters: DeadLetterStats
   /** Damage found in the store (missing or unreadable records, repairs), see damage.ts. */
   damage: DamageStats

@@ -21,6 +21,8 @@ interface SegmentDraft {
 
 export class SegmentPacker {
   private draft: SegmentDraft | undefined
+  /** Bytes put in the batch so far (keys and values). */
+  bytes = 0
 
   constructor(private readonly batch: { put(key: Buffer, value: Buffer): void }) {}
 
@@ -59,6 +61,8 @@ export class SegmentPacker {
       writeRecord(value, pos + RECORD_OVERHEAD, draft.records[i] as OutboxRecord, draft.offsets[i] as number)
       pos += RECORD_OVERHEAD + length
     }
-    this.batch.put(segmentKey(draft.first, draft.records.length), value)
+    const key = segmentKey(draft.first, draft.records.length)
+    this.bytes += key.length + value.length
+    this.batch.put(key, value)
   }
 }

@@ -141,6 +141,28 @@ export function renderMetrics(s: GatewayStatus): string {
     [{ synced: 'true' }, o.writes.synced],
     [{ synced: 'false' }, o.writes.batches - o.writes.synced],
   ])
+  e.metric('outpost_outbox_fsyncs_total', 'counter', 'fsyncs of the outbox database.', one(o.writes.synced))
+  e.metric(
+    'outpost_outbox_written_bytes_total',
+    'counter',
+    "Bytes of the outbox's batch writes (records, cursors, state), before LevelDB's own rewrites.",
+    one(o.writes.bytes),
+  )
+  if (s.process.writtenBytes !== null) {
+    e.metric(
+      'outpost_process_written_bytes_total',
+      'counter',
+      'Bytes the gateway process caused to be written to storage (/proc/self/io), LevelDB compactions included.',
+      one(s.process.writtenBytes),
+    )
+  }
+  e.metric(
+    'outpost_process_resident_memory_bytes',
+    'gauge',
+    'Resident memory (RSS).',
+    one(s.process.rssBytes),
+  )
+  e.metric('outpost_process_heap_used_bytes', 'gauge', 'V8 heap in use.', one(s.process.heapUsedBytes))
   e.metric(
     'outpost_outbox_healthy',
     'gauge',

@@ -17,7 +17,12 @@
 // for both backlogs, split into anonymous memory and mapped files (LevelDB maps its table files).
 // DESIGN.md: memory use does not grow with the backlog.
 //
+// Profiles (profiles.ts): each gateway phase runs once per profile — `default` (no node flags, LevelDB at
+// classic-level's sizes) and `pi` (the unit's node flags, the config's defaults) — on outboxes filled alike.
+//
 // Targets: drain rate ≥ 80% of the limit; gateway RSS at N within 10% of the RSS at the small backlog.
+// Pi profile (issue #11): RSS after start-up ≤ 64 MiB, peak RSS over the drain of N ≤ 128 MiB, at
+// ≥ 90% of the default profile's drain rate.
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,6 +34,7 @@ import type { PublisherArgs } from './drain-publisher.js'
 import { DrainSink } from './drain-sink.js'
 import { GatewayChild, gatewayNodeArgs } from './gateway-child.js'
 import { NodeChild } from './node-child.js'
+import { type Profile, profiles } from './profiles.js'
 import {
   benchSession,
   type CpuSpent,
@@ -50,12 +56,12 @@ import {
 } from './report.js'
 import { deviceId, deviceTopic, telemetryPayloads } from './workload.js'
 
-const TARGETS = { drainRatio: 0.8, rssRatio: 1.1 }
+const TARGETS = { drainRatio: 0.8, rssRatio: 1.1, piStartupMiB: 64, piPeakMiB: 128, piRateRatio: 0.9 }
 /**
  * Gateway ids (the outpost-gateway user property) per phase, all the same length: a message mosquitto
  * redelivers to the resumed sink session from an earlier phase is not counted in the next one.
  */
-const PHASE_IDS = ['bench-a', 'bench-b', 'bench-c', 'bench-d', 'bench-e'] as const
+const PHASE_IDS = ['bench-a', 'bench-b', 'bench-c', 'bench-d', 'bench-e', 'bench-f', 'bench-g'] as const
 const DEVICES = 10
 const FILL_BATCH = 4096
 const FILL_CONCURRENCY = 4
@@ -72,11 +78,12 @@ const FLAGS = [
   'dir',
   'cpu-prof',
   'gateway-node-args',
+  'profiles',
 ] as const
 
 const USAGE = `usage: npm run bench -- drain [--messages N] [--baseline-messages N] [--inflight W]
          [--payload-bytes B] [--limit-runs 1|2] [--timeout-seconds S] [--settle-ms MS] [--dir PARENT]
-         [--cpu-prof DIR] [--gateway-node-args ARGS]
+         [--cpu-prof DIR] [--gateway-node-args ARGS] [--profiles default,pi]
   --messages           backlog to drain (default 1000000)
   --baseline-messages  small backlog for the memory comparison (default 10000)
   --inflight           the gateway's maxInflight and the limit publisher's window (default 100)
@@ -86,7 +93,8 @@ const USAGE = `usage: npm run bench -- drain [--messages N] [--baseline-messages
   --settle-ms          wait after the gateway is ready before reading its start-up RSS (default 1000)
   --dir                parent of the temporary dir (default os.tmpdir())
   --cpu-prof           write a V8 CPU profile of each gateway child into DIR (on stop)
-  --gateway-node-args  more arguments for node running the gateway (space-separated)`
+  --gateway-node-args  more arguments for node running the gateway (space-separated)
+  --profiles           gateway profiles to run, comma-separated (default "default,pi"; see profiles.ts)`
 
 interface Options {
   messages: number
@@ -97,13 +105,15 @@ interface Options {
   timeoutSec: number
   settleMs: number
   parent: string
-  gatewayNodeArgs: string[]
+  profiles: Profile[]
 }
 
 type Sender = 'gateway' | 'limit'
 
 interface DrainResult {
   sender: Sender
+  /** The gateway's profile (profiles.ts). */
+  profile?: Profile['name']
   backlog: number
   unique: number
   duplicates: number
@@ -161,14 +171,20 @@ export async function main(args: string[]): Promise<void> {
     let sink: DrainSink | undefined
     try {
       const payloads = telemetryPayloads(256, opts.payloadBytes)
-      const baselineDir = join(root, 'gw-baseline')
-      const backlogDir = join(root, 'gw-backlog')
+      const dirs = new Map<string, { baseline: string; backlog: string }>()
       const t = nowMs()
-      await fillOutbox(join(baselineDir, 'data'), opts.baselineMessages, payloads)
-      await fillOutbox(join(backlogDir, 'data'), opts.messages, payloads)
+      for (const p of opts.profiles) {
+        const d = {
+          baseline: join(root, `gw-${p.name}-baseline`),
+          backlog: join(root, `gw-${p.name}-backlog`),
+        }
+        dirs.set(p.name, d)
+        await fillOutbox(join(d.baseline, 'data'), opts.baselineMessages, payloads)
+        await fillOutbox(join(d.backlog, 'data'), opts.messages, payloads)
+      }
       const fillSec = (nowMs() - t) / 1000
       console.error(
-        `filled outboxes: ${fmtInt(opts.baselineMessages)} + ${fmtInt(opts.messages)} in ${fmt(fillSec, 1)} s`,
+        `filled outboxes: ${fmtInt(opts.baselineMessages)} + ${fmtInt(opts.messages)} ×${opts.profiles.length} in ${fmt(fillSec, 1)} s`,
       )
 
       // The sink's persistent session first, then mosquitto down: a gateway starts against a dead upstream.
@@ -187,13 +203,16 @@ export async function main(args: string[]): Promise<void> {
         console.error(`${label}: ${fmtInt(r.unique)} in ${fmt(r.seconds, 2)} s, ${fmtInt(r.perSec)} msgs/s`)
       }
       const ctx = { mosquitto, sink, opts, signal: signal }
-      await run(`gateway, ${fmtInt(opts.baselineMessages)} backlog`, () =>
-        drainGateway(ctx, baselineDir, opts.baselineMessages, phaseId()),
-      )
       if (opts.limitRuns > 1) await run('limit (before)', () => drainLimit(ctx, phaseId()))
-      await run(`gateway, ${fmtInt(opts.messages)} backlog`, () =>
-        drainGateway(ctx, backlogDir, opts.messages, phaseId()),
-      )
+      for (const p of opts.profiles) {
+        const d = dirs.get(p.name) as { baseline: string; backlog: string }
+        await run(`gateway (${p.name}), ${fmtInt(opts.baselineMessages)} backlog`, () =>
+          drainGateway(ctx, p, d.baseline, opts.baselineMessages, phaseId()),
+        )
+        await run(`gateway (${p.name}), ${fmtInt(opts.messages)} backlog`, () =>
+          drainGateway(ctx, p, d.backlog, opts.messages, phaseId()),
+        )
+      }
       await run('limit (after)', () => drainLimit(ctx, phaseId()))
       report(opts, results, fsType, fillSec, sink.connectionErrors, (nowMs() - started) / 1000)
     } finally {
@@ -214,7 +233,7 @@ function parseOptions(args: string[]): Options {
     timeoutSec: numberFlag(flags, 'timeout-seconds', 150, true),
     settleMs: numberFlag(flags, 'settle-ms', 1000),
     parent: flags.get('dir') ?? tmpdir(),
-    gatewayNodeArgs: gatewayNodeArgs(flags),
+    profiles: profiles((flags.get('profiles') ?? 'default,pi').split(','), gatewayNodeArgs(flags)),
   }
   // The sink keeps one byte per message number.
   if (Math.max(opts.messages, opts.baselineMessages) > 50_000_000)
@@ -274,6 +293,7 @@ interface Context {
 /** Starts the gateway on `dir` (mosquitto down), then mosquitto, and times the drain at the sink. */
 async function drainGateway(
   ctx: Context,
+  profile: Profile,
   dir: string,
   backlog: number,
   gatewayId: string,
@@ -285,7 +305,8 @@ async function drainGateway(
     gatewayId,
     durability: 'fsync',
     upstream: { url: mosquitto.url, maxInflight: opts.inflight },
-    nodeArgs: opts.gatewayNodeArgs,
+    nodeArgs: profile.nodeArgs,
+    outbox: profile.outbox,
   })
   try {
     await new Promise((r) => setTimeout(r, opts.settleMs))
@@ -334,6 +355,7 @@ async function drainGateway(
     const after = await settledStatus(gw, backlog)
     return {
       ...result('gateway', backlog, sink, t0, spent.gw, spent.mq, spent.sink),
+      profile: profile.name,
       peakRssBytes: peakRss,
       gateway: {
         startup,
@@ -464,8 +486,14 @@ function report(
   sinkErrors: number,
   durationSec: number,
 ): void {
-  const baseline = results.find((r) => r.sender === 'gateway' && r.backlog === opts.baselineMessages)
-  const big = results.findLast((r) => r.sender === 'gateway')
+  const ofProfile = (name: string) => {
+    const gateway = results.filter((r) => r.sender === 'gateway' && r.profile === name)
+    return {
+      baseline: gateway.find((r) => r.backlog === opts.baselineMessages),
+      big: gateway.findLast((r) => r.backlog === opts.messages),
+    }
+  }
+  const { baseline, big } = ofProfile(opts.profiles[0]?.name ?? 'default')
   const limits = results.filter((r) => r.sender === 'limit')
   const limitRate = limits.reduce((sum, r) => sum + r.perSec, 0) / limits.length
   const mib = (n: number | undefined) => (n === undefined ? undefined : n / 2 ** 20)
@@ -476,7 +504,7 @@ function report(
   )
   console.log('')
   const rows = results.map((r) => [
-    r.sender === 'gateway' ? 'outpost gateway' : 'limit: mqtt.js publisher',
+    r.sender === 'gateway' ? `outpost gateway (${r.profile})` : 'limit: mqtt.js publisher',
     fmtInt(r.backlog),
     fmtInt(r.perSec),
     `${fmt((r.perSec / limitRate) * 100, 1)}%`,
@@ -542,7 +570,7 @@ function report(
   for (const r of results) {
     if (!r.gateway || r.gateway.progress.length === 0) continue
     console.log(
-      `gateway RSS (anon) over the ${fmtInt(r.backlog)} drain: ` +
+      `gateway (${r.profile}) RSS (anon) over the ${fmtInt(r.backlog)} drain: ` +
         r.gateway.progress
           .map((p) => `${fmt(p.drained * 100, 0)}% ${fmt(mib(p.rssBytes), 1)} (${fmt(mib(p.anonBytes), 1)})`)
           .join(', ') +
@@ -576,10 +604,33 @@ function report(
       `${fmtInt(opts.baselineMessages)} drained ×${fmt(sameProgressRatio, 3)} → ${verdict(rssPass)} ` +
       `(peak over the whole drain ×${fmt(drainRssRatio, 3)}, anon ×${fmt(drainAnonRatio, 3)}: grows with drain time)`,
   )
+  const pi = ofProfile('pi')
+  const def = ofProfile('default')
+  const piTargets = pi.big?.gateway
+    ? {
+        startupMiB: mib(pi.big.gateway.startup?.rssBytes),
+        peakMiB: mib(pi.big.peakRssBytes),
+        rateRatio: ratio(pi.big.perSec, def.big?.perSec),
+        rssRatio: ratio(pi.big.gateway.atBaseline?.rssBytes, pi.baseline?.gateway?.atBaseline?.rssBytes),
+      }
+    : undefined
+  if (piTargets) {
+    const t = piTargets
+    console.log(
+      `TARGET pi profile (${opts.profiles.find((p) => p.name === 'pi')?.nodeArgs.join(' ')}): RSS after start-up ` +
+        `${fmt(t.startupMiB, 1)} MiB ≤ ${TARGETS.piStartupMiB} → ${verdict((t.startupMiB ?? 1e9) <= TARGETS.piStartupMiB)}; ` +
+        `peak over the ${fmtInt(opts.messages)} drain ${fmt(t.peakMiB, 1)} MiB ≤ ${TARGETS.piPeakMiB} → ` +
+        `${verdict((t.peakMiB ?? 1e9) <= TARGETS.piPeakMiB)}; drain rate ${fmt((t.rateRatio ?? Number.NaN) * 100, 1)}% ` +
+        `of the default profile's ≥ ${TARGETS.piRateRatio * 100}% → ${verdict((t.rateRatio ?? 0) >= TARGETS.piRateRatio)}; ` +
+        `RSS at ${fmtInt(opts.messages)} vs ${fmtInt(opts.baselineMessages)} at the same point ×${fmt(t.rssRatio, 3)} → ` +
+        verdict((t.rssRatio ?? 1e9) <= TARGETS.rssRatio),
+    )
+  }
   console.log(`total ${fmt(durationSec, 1)} s`)
 
   const json = (r: DrainResult) => ({
     sender: r.sender,
+    profile: r.profile ?? null,
     backlog: r.backlog,
     msgsPerSec: round(r.perSec, 1),
     seconds: round(r.seconds, 3),
@@ -605,6 +656,7 @@ function report(
       limitRuns: opts.limitRuns,
       timeoutSec: opts.timeoutSec,
       settleMs: opts.settleMs,
+      profiles: opts.profiles,
     },
     fillSec: round(fillSec, 2),
     durationSec: round(durationSec, 1),
@@ -620,6 +672,19 @@ function report(
         drainAnonRatio: round(drainAnonRatio, 4),
         pass: rssPass ?? null,
       },
+      pi: piTargets
+        ? {
+            startupMiB: round(piTargets.startupMiB, 1),
+            peakMiB: round(piTargets.peakMiB, 1),
+            rateVsDefault: round(piTargets.rateRatio, 4),
+            rssRatio: round(piTargets.rssRatio, 4),
+            pass:
+              (piTargets.startupMiB ?? 1e9) <= TARGETS.piStartupMiB &&
+              (piTargets.peakMiB ?? 1e9) <= TARGETS.piPeakMiB &&
+              (piTargets.rateRatio ?? 0) >= TARGETS.piRateRatio &&
+              (piTargets.rssRatio ?? 1e9) <= TARGETS.rssRatio,
+          }
+        : null,
     },
   })
 }

@@ -28,6 +28,8 @@ export interface GatewayChildOptions {
   durability: 'fsync' | 'batch' | 'none'
   /** outbox.commitDelayMs (fsync mode). */
   commitDelayMs?: number
+  /** More outbox keys (leveldb sizes, …), merged into the outbox section. */
+  outbox?: Record<string, unknown>
   upstream?: GatewayUpstream
   /** Upstreams and routes as written in the config (e.g. a Kafka upstream), in place of `upstream`. */
   upstreams?: Record<string, unknown>[]
@@ -133,7 +135,7 @@ function gatewayConfig(opts: GatewayChildOptions, port: number, httpPort: number
     dataDir: opts.dataDir,
     log: { level: opts.logLevel ?? 'warn' },
     broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port }], allowAnonymous: true, ...opts.broker },
-    outbox: { durability: opts.durability, commitDelayMs: opts.commitDelayMs ?? 0 },
+    outbox: { durability: opts.durability, commitDelayMs: opts.commitDelayMs ?? 0, ...opts.outbox },
     upstreams:
       opts.upstreams ??
       (opts.upstream

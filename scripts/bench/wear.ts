@@ -10,11 +10,12 @@
 //   device meanwhile, so on a shared machine it is an upper bound; "n/a" where the data dir is on no
 //   block device (tmpfs);
 // - fsyncs per second (the outbox's synced writes) and the devices' PUBACK latency (p50, p99).
-// A card-life estimate follows: life = endurance bytes / (device bytes per reading × readings per day).
+// The gateway runs with the Pi profile (profiles.ts). A card-life estimate follows: life = endurance bytes / (device bytes per reading × readings per day).
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, Mosquitto } from '../ci/mosquitto.js'
 import { GatewayChild } from './gateway-child.js'
+import { unitNodeArgs } from './profiles.js'
 import { RawPublisher } from './raw-publisher.js'
 import {
   benchSession,
@@ -145,6 +146,8 @@ async function runScenario(s: Scenario, o: RunOptions): Promise<Result> {
     durability: s.durability,
     commitDelayMs: s.commitDelayMs,
     upstream: mosquitto ? { url: `mqtt://127.0.0.1:${mosquitto.port}`, maxInflight: 100 } : undefined,
+    // The Pi profile: the unit's node flags and the config's defaults (LevelDB sizes included).
+    nodeArgs: unitNodeArgs(),
   })
   const publishers: RawPublisher[] = []
   try {

@@ -128,6 +128,16 @@ describe('HTTP status and metrics', () => {
     expect(samples.get('outpost_upstream_backlog_messages{upstream="cloud",type="mqtt"}')).toBe(3)
     expect(samples.get('outpost_upstream_backlog_messages{upstream="lake",type="kafka"}')).toBe(3)
     expect(samples.get('outpost_upstream_connected{upstream="cloud",type="mqtt"}')).toBe(0)
+    // Wear and memory (issue #11): fsync mode, one publish at a time → at least one fsync per reading;
+    // the batches held at least the three readings' topics and payloads; the process wrote to disk.
+    const fsyncs = samples.get('outpost_outbox_fsyncs_total{}') as number
+    expect(fsyncs).toBeGreaterThanOrEqual(3)
+    expect(fsyncs).toBe(samples.get('outpost_outbox_writes_total{synced="true"}'))
+    const reading = 'sensors/http/telemetry'.length + 'r0'.length
+    expect(samples.get('outpost_outbox_written_bytes_total{}')).toBeGreaterThanOrEqual(3 * reading)
+    expect(samples.get('outpost_process_written_bytes_total{}')).toBeGreaterThan(0)
+    expect(samples.get('outpost_process_resident_memory_bytes{}')).toBeGreaterThan(2 ** 20)
+    expect(types.get('outpost_process_written_bytes_total')).toBe('counter')
   })
 
   test('an unknown path is 404', async () => {
