@@ -203,19 +203,23 @@ const outbox = z.strictObject({
     .describe('Dead letters are bounded by this many bytes: the oldest go first, counted as evicted.'),
   leveldb: z
     .strictObject({
-      cacheSize: z
+      cacheSize: size('cacheSize')
+        .default(2 * 2 ** 20)
+        .describe('LevelDB block cache, bytes (classic-level: 8 MiB).'),
+      writeBufferSize: size('writeBufferSize')
+        .default(2 * 2 ** 20)
+        .describe('LevelDB memtable, bytes, held twice while it is written out (classic-level: 4 MiB).'),
+      maxOpenFiles: z
         .number()
         .int()
-        .min(0)
-        .default(8 * 2 ** 20)
-        .describe('LevelDB block cache, bytes.'),
-      writeBufferSize: z
-        .number()
-        .int()
-        .min(64 * 1024)
-        .default(4 * 2 ** 20)
-        .describe('LevelDB memtable, bytes: smaller takes less memory and writes more, smaller table files.'),
-      maxOpenFiles: z.number().int().min(16).default(1000).describe('Table files LevelDB keeps open.'),
+        .min(74)
+        .default(74)
+        .describe(
+          'Table files LevelDB keeps open (its minimum: 74; classic-level: 1000). On 64-bit systems each is mapped: the pages read count in RSS until it closes, so this × maxFileSize bounds that part.',
+        ),
+      maxFileSize: size('maxFileSize')
+        .default(256 * 1024)
+        .describe('Size of a LevelDB table file, bytes (classic-level: 2 MiB).'),
     })
     .prefault({})
     .describe("The outbox database's own memory (the Pi profile in README.md lowers it)."),

@@ -126,6 +126,7 @@ export class OutboxDb {
       cacheSize: this.leveldb.cacheSize,
       writeBufferSize: this.leveldb.writeBufferSize,
       maxOpenFiles: this.leveldb.maxOpenFiles,
+      maxFileSize: this.leveldb.maxFileSize,
     })
   }
 }

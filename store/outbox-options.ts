@@ -51,8 +51,14 @@ export interface LevelDbOptions {
   cacheSize: number
   /** The memtable: what is written before it goes to a table file, bytes (held twice while flushing). */
   writeBufferSize: number
-  /** Table files kept open (each holds its index block in memory). */
+  /**
+   * Table files kept open (LevelDB's minimum is 74). On 64-bit systems LevelDB maps each open table
+   * into memory: the pages a read touched count in RSS until the table is closed, so this times
+   * maxFileSize bounds that part of RSS (clean file pages the kernel can reclaim, but counted).
+   */
   maxOpenFiles: number
+  /** Size of a table file, bytes. */
+  maxFileSize: number
 }
 
 export const OUTBOX_DEFAULTS = {
@@ -65,8 +71,13 @@ export const OUTBOX_DEFAULTS = {
   reserveBytes: 8 * 2 ** 20,
   deadLetterMaxBytes: 64 * 2 ** 20,
   compactMinIntervalMs: 60_000,
-  // classic-level's own defaults.
-  leveldb: { cacheSize: 8 * 2 ** 20, writeBufferSize: 4 * 2 ** 20, maxOpenFiles: 1000 } as LevelDbOptions,
+  // Sized for a small Pi (README "Memory"); classic-level's own: 8 MiB, 4 MiB, 1000, 2 MiB.
+  leveldb: {
+    cacheSize: 2 * 2 ** 20,
+    writeBufferSize: 2 * 2 ** 20,
+    maxOpenFiles: 74,
+    maxFileSize: 256 * 1024,
+  } as LevelDbOptions,
 }
 
 export type ResolvedOutboxOptions = Required<

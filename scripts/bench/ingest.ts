@@ -4,6 +4,8 @@
 // - outpost: the real gateway (`node dist/gateway/cli.js start`), durability fsync (--durability), no
 //   upstreams (every message stays in the outbox), HTTP on, log level warn, broker.limits set too high
 //   to bite (each load client is a flood by the defaults' measure);
+// - outpost-pi: the same gateway with the Pi profile (profiles.ts: the unit's node flags, the config's
+//   LevelDB sizes); `outpost` runs with no node flags and classic-level's sizes;
 // - aedes-memory: the same aedes with its defaults and in-memory persistence (aedes-memory-broker.ts):
 //   what the gateway's broker costs before the outbox;
 // - mosquitto: Debian's mosquitto (scripts/ci/mosquitto.ts), for scale.
@@ -17,7 +19,8 @@
 // Broker CPU comes from /proc/PID/stat (every thread) and /proc/PID/task/PID/schedstat (its main thread),
 // peak RSS from /proc/PID/status (VmHWM).
 //
-// Targets: outpost msgs/s ≥ 90% of aedes-memory; outpost PUBACK p50 ≤ 0.5 ms with 1 in flight.
+// Targets: outpost msgs/s ≥ 90% of aedes-memory; outpost PUBACK p50 ≤ 0.5 ms with 1 in flight. The Pi
+// profile's figures (msgs/s against outpost's, peak RSS ≤ 128 MiB) are printed beside them.
 // Check: after the runs the gateway's outbox holds every message it acknowledged (GET /api/status).
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -28,6 +31,7 @@ import { Mosquitto } from '../ci/mosquitto.js'
 import { GatewayChild, gatewayNodeArgs } from './gateway-child.js'
 import { LOAD_CLIENTS, type LoadClient, runLoad } from './mqtt-load.js'
 import { NodeChild } from './node-child.js'
+import { profiles } from './profiles.js'
 import {
   benchSession,
   choiceFlag,
@@ -49,7 +53,7 @@ import {
 } from './report.js'
 import { telemetryPayloads } from './workload.js'
 
-const BROKERS = ['outpost', 'aedes-memory', 'mosquitto'] as const
+const BROKERS = ['outpost', 'outpost-pi', 'aedes-memory', 'mosquitto'] as const
 type BrokerName = (typeof BROKERS)[number]
 type Scenario = 'throughput' | 'latency'
 
@@ -76,7 +80,7 @@ const FLAGS = [
 
 const USAGE = `usage: npm run bench -- ingest [--messages N] [--clients C] [--inflight W] [--seconds S]
          [--repeats R] [--warmup N] [--latency-messages N] [--latency-seconds S]
-         [--payload-bytes B] [--brokers outpost,aedes-memory,mosquitto] [--client raw|mqttjs]
+         [--payload-bytes B] [--brokers outpost,outpost-pi,aedes-memory,mosquitto] [--client raw|mqttjs]
          [--durability fsync|batch|none] [--dir PARENT] [--cpu-prof DIR] [--gateway-node-args ARGS]
   --messages          messages per throughput run (default 200000)
   --clients           MQTT clients (default 10)
@@ -224,12 +228,15 @@ async function startBroker(name: BrokerName, root: string, opts: Options): Promi
   const dir = join(root, name)
   await mkdir(dir, { recursive: true })
   switch (name) {
-    case 'outpost': {
+    case 'outpost':
+    case 'outpost-pi': {
+      const profile = profiles([name === 'outpost' ? 'default' : 'pi'], opts.gatewayNodeArgs)[0]
       const gw = await GatewayChild.start({
         dir,
         dataDir: join(dir, 'data'),
         durability: opts.durability,
-        nodeArgs: opts.gatewayNodeArgs,
+        nodeArgs: profile?.nodeArgs,
+        outbox: profile?.outbox,
         // Each load client publishes far beyond a device's default limits: limits on, set not to bite,
         // so their per-message cost is measured with the rest.
         broker: { limits: { messagesPerSec: 1e9, bytesPerSec: 2 ** 40 } },
@@ -478,6 +485,9 @@ function report(
   ])
     console.log(note)
 
+  const piT = throughput.get('outpost-pi')?.best
+  const piL = latency.get('outpost-pi')?.best
+  const piRss = peakRss.get('outpost-pi')
   const outpostT = throughput.get('outpost')?.best
   const ratio = outpostT && aedes ? outpostT.perSec / aedes.perSec : undefined
   const ratioPass = ratio === undefined ? undefined : ratio >= TARGETS.throughputRatio
@@ -498,6 +508,14 @@ function report(
       : `TARGET outpost PUBACK p50 ≤ ${TARGETS.latencyP50Ms} ms with 1 in flight: ` +
           `${fmt(p50, 3)} ms → ${verdict(p50Pass)}`,
   )
+  if (piT && outpostT) {
+    console.log(
+      `PI PROFILE msgs/s ${fmt((piT.perSec / outpostT.perSec) * 100, 1)}% of outpost's (` +
+        `${fmt(aedes ? (piT.perSec / aedes.perSec) * 100 : Number.NaN, 1)}% of aedes-memory), PUBACK p50 ` +
+        `${fmt(piL?.p50Ms, 3)} ms, peak RSS ${fmt(piRss === undefined ? undefined : piRss / 2 ** 20, 1)} MiB ` +
+        `(target ≤ 128: ${piRss !== undefined && piRss <= 128 * 2 ** 20 ? 'PASS' : 'FAIL'})`,
+    )
+  }
   if (check) {
     console.log(
       `CHECK outpost outbox holds ${fmtInt(check.messages)} records, broker stored ${fmtInt(check.stored)}, ` +

@@ -17,6 +17,7 @@ export const CLASSIC_LEVEL_SIZES = {
   cacheSize: 8 * 2 ** 20,
   writeBufferSize: 4 * 2 ** 20,
   maxOpenFiles: 1000,
+  maxFileSize: 2 * 2 ** 20,
 }
 
 // systemd/ from scripts/bench/ (sources) or from dist/scripts/bench/ (built).

@@ -65,7 +65,7 @@ describe('the bundled configs', () => {
       minFreeDiskBytes: 256 * MiB,
       reserveBytes: 16 * MiB,
       deadLetterMaxBytes: 64 * MiB,
-      leveldb: { cacheSize: 8 * MiB, writeBufferSize: 4 * MiB, maxOpenFiles: 1000 },
+      leveldb: { cacheSize: 2 * MiB, writeBufferSize: 2 * MiB, maxOpenFiles: 74, maxFileSize: 256 * 1024 },
     })
     const [cloud, lake] = config.upstreams
     expect(cloud).toMatchObject({
@@ -135,7 +135,7 @@ describe('defaults', () => {
         minFreeDiskBytes: 64 * MiB,
         reserveBytes: 8 * MiB,
         deadLetterMaxBytes: 64 * MiB,
-        leveldb: { cacheSize: 8 * MiB, writeBufferSize: 4 * MiB, maxOpenFiles: 1000 },
+        leveldb: { cacheSize: 2 * MiB, writeBufferSize: 2 * MiB, maxOpenFiles: 74, maxFileSize: 256 * 1024 },
       },
       upstreams: [],
       routes: [],
@@ -158,7 +158,7 @@ describe('defaults', () => {
       minFreeDiskBytes: 64 * MiB,
       reserveBytes: 8 * MiB,
       deadLetterMaxBytes: 64 * MiB,
-      leveldb: { cacheSize: 8 * MiB, writeBufferSize: 4 * MiB, maxOpenFiles: 1000 },
+      leveldb: { cacheSize: 2 * MiB, writeBufferSize: 2 * MiB, maxOpenFiles: 74, maxFileSize: 256 * 1024 },
     })
     expect(config.broker.listeners).toEqual([{ type: 'tcp', host: '127.0.0.1', port: 1883 }])
   })

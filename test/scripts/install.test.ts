@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, test } from 'vitest'
+import { unitNodeArgs } from '../../scripts/bench/profiles.js'
 import { freePort } from '../../scripts/ci/mosquitto.js'
 import { type LineChild, spawnLines } from '../helpers/child.js'
 import { type Cloud, createCloud, haveMosquitto, publishReadings } from '../helpers/e2e.js'
@@ -91,8 +92,11 @@ describe('scripts/install.sh', () => {
         expect(existsSync(join(prefix, 'opt/outpost/node_modules', dev)), `dev dependency ${dev}`).toBe(false)
       }
       const unit = readFileSync(join(prefix, 'etc/systemd/system/outpost.service'), 'utf8')
+      // The unit's node flags (the Pi profile) are kept; node, app and config paths are the install's.
+      const flags = unitNodeArgs().join(' ')
+      expect(flags).toMatch(/--max-old-space-size=\d+/)
       expect(unit).toContain(
-        `${process.execPath} --max-semi-space-size=4 --max-old-space-size=128 ${prefix}/opt/outpost/dist/gateway/cli.js start --config ${config}`,
+        `${process.execPath} ${flags} ${prefix}/opt/outpost/dist/gateway/cli.js start --config ${config}`,
       )
 
       // The person edits the config: their own broker port, an upstream, anonymous devices on loopback.
