@@ -2,13 +2,14 @@
 // here by the gateway, which hands the adapter the compiled function (devices/ imports config types only).
 //
 //   template    = 1*( text / placeholder )
-//   placeholder = "{device}" / "{gatewayId}" / "{json." path "}"
+//   placeholder = "{device}" / "{gatewayId}" / "{json." path "}" / "{unit}"
 //   path        = key *( "." key )          ; a field of the frame's JSON, e.g. {json.id}, {json.meta.site}
 //   key         = 1*( ALPHA / DIGIT / "_" / "-" )
 //   text        = any characters but "{", "}", "+", "#" and NUL
 //
-// {json.…} is for framings that publish JSON (json-lines, nmea). A field must be a non-empty string, a
-// number or a boolean without "/", "+", "#" or NUL: it fills part of one topic level, never more.
+// {json.…} is for framings that publish JSON (json-lines, nmea, modbus-rtu). A field must be a non-empty
+// string, a number or a boolean without "/", "+", "#" or NUL: it fills part of one topic level, never
+// more. {unit} is modbus-rtu's slave address, short for {json.unit}.
 
 export type DeviceTopicPart =
   | { kind: 'text'; text: string }
@@ -19,7 +20,7 @@ export type DeviceTopicPart =
 export type DeviceTopicParse = { ok: true; value: DeviceTopicPart[] } | { ok: false; error: string }
 
 /** Framings whose frames are JSON, so their topic may use {json.…}. */
-export const JSON_FRAMINGS: ReadonlySet<string> = new Set(['json-lines', 'nmea'])
+export const JSON_FRAMINGS: ReadonlySet<string> = new Set(['json-lines', 'nmea', 'modbus-rtu'])
 
 const PLACEHOLDER_RE = /\{([^{}]*)\}/g
 const PATH_RE = /^json\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)$/
@@ -35,18 +36,23 @@ export function parseDeviceTopic(template: string, framing: string): DeviceTopic
     const path = PATH_RE.exec(name)
     if (name === 'device' || name === 'gatewayId') {
       parts.push({ kind: name })
+    } else if (name === 'unit') {
+      if (framing !== 'modbus-rtu') {
+        return { ok: false, error: `{unit} is for framing modbus-rtu; this device uses "${framing}"` }
+      }
+      parts.push({ kind: 'json', path: ['unit'] })
     } else if (path) {
       if (!JSON_FRAMINGS.has(framing)) {
         return {
           ok: false,
-          error: `{${name}} needs a framing that publishes JSON (json-lines or nmea); this device uses "${framing}"`,
+          error: `{${name}} needs a framing that publishes JSON (json-lines, nmea or modbus-rtu); this device uses "${framing}"`,
         }
       }
       parts.push({ kind: 'json', path: (path[1] as string).split('.') })
     } else {
       return {
         ok: false,
-        error: `unknown placeholder {${name}}; use {device}, {gatewayId} or {json.FIELD} (json-lines, nmea)`,
+        error: `unknown placeholder {${name}}; use {device}, {gatewayId}, {json.FIELD} (json-lines, nmea, modbus-rtu) or {unit} (modbus-rtu)`,
       }
     }
   }

@@ -379,6 +379,95 @@ const downlink = z.strictObject({
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
 })
 
+// modbus-rtu: the registers to poll (README "Modbus RTU"). Addresses are the wire's, 0-based: what a
+// manual lists as holding register 40001 (or 400001) is `type: holding, address: 0`.
+const modbusUnit = z
+  .number()
+  .int()
+  .min(1)
+  .max(247)
+  .describe('A slave address, 1-247 (0 is broadcast, which no slave answers).')
+const modbusRegister = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'expected a letter or "_", then letters, digits, "_" or "-"')
+    .describe('The key of this value in the published JSON ("values": {NAME: …}).'),
+  type: z.enum(['holding', 'input']).describe('holding: function 0x03; input: function 0x04.'),
+  address: z.number().int().min(0).max(65535).describe('The first register, 0-based as on the wire.'),
+  count: z
+    .number()
+    .int()
+    .min(1)
+    .max(125)
+    .default(1)
+    .describe('Values of this format to read from consecutive registers; more than 1 publishes an array.'),
+  format: z
+    .enum(['uint16', 'int16', 'uint32', 'int32', 'float32'])
+    .default('uint16')
+    .describe('32-bit formats span two registers (see wordOrder).'),
+  wordOrder: z
+    .enum(['high-first', 'low-first'])
+    .default('high-first')
+    .describe('32-bit formats: which register holds the high word (high-first: ABCD; low-first: CDAB).'),
+  scale: z
+    .number()
+    .refine((v) => Number.isFinite(v) && v !== 0, 'expected a finite number other than 0')
+    .optional()
+    .describe('Multiply the raw value by this (e.g. 0.1 for a register in tenths).'),
+})
+const modbusSettings = z
+  .strictObject({
+    unitId: modbusUnit.optional().describe('The one slave to poll (or units: several).'),
+    units: z.array(modbusUnit).min(1).max(247).optional().describe('Slaves to poll, in this order.'),
+    intervalMs: z.number().int().min(10).default(5000).describe('A poll (every unit) starts this often.'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(60000)
+      .default(1000)
+      .describe('How long one request waits for its response.'),
+    registers: z.array(modbusRegister).min(1).describe('What each poll reads from every unit.'),
+  })
+  .superRefine((m, ctx) => {
+    if ((m.unitId === undefined) === (m.units === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['unitId'], message: 'set either unitId or units (not both)' })
+    }
+    const units = new Set<number>()
+    m.units?.forEach((u, i) => {
+      if (units.has(u))
+        ctx.addIssue({ code: 'custom', path: ['units', i], message: `unit ${u} is listed twice` })
+      units.add(u)
+    })
+    const names = new Set<string>()
+    m.registers.forEach((r, i) => {
+      if (names.has(r.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['registers', i, 'name'],
+          message: `duplicate name "${r.name}"`,
+        })
+      }
+      names.add(r.name)
+      const span = r.count * (r.format === 'uint16' || r.format === 'int16' ? 1 : 2)
+      // [Modbus Application Protocol §6.3, §6.4] one read returns at most 125 registers.
+      if (span > 125) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['registers', i, 'count'],
+          message: `${r.count} × ${r.format} spans ${span} registers; one read returns at most 125`,
+        })
+      }
+      if (r.address + span > 65536) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['registers', i, 'address'],
+          message: `registers ${r.address}..${r.address + span - 1} run past the last address (65535)`,
+        })
+      }
+    })
+  })
+
 // A serial device: one port, one framing, one topic. See README "Serial devices".
 const serialDevice = z.strictObject({
   name,
@@ -392,11 +481,14 @@ const serialDevice = z.strictObject({
   stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
   rtscts: z.boolean().default(false).describe('Hardware (RTS/CTS) flow control.'),
   framing: z
-    .enum(['lines', 'json-lines', 'nmea', 'cobs', 'slip'])
+    .enum(['lines', 'json-lines', 'nmea', 'cobs', 'slip', 'modbus-rtu'])
     .default('lines')
     .describe(
-      'lines: one message per line. json-lines: each line is JSON. nmea: NMEA 0183 sentences (checksum verified), published as JSON. cobs, slip: binary frames.',
+      'lines: one message per line. json-lines: each line is JSON. nmea: NMEA 0183 sentences (checksum verified), published as JSON. cobs, slip: binary frames. modbus-rtu: poll Modbus registers (see modbus), published as JSON.',
     ),
+  modbus: modbusSettings
+    .optional()
+    .describe('modbus-rtu only: the units and registers to poll, and how often.'),
   delimiter: z
     .string()
     .min(1)
@@ -411,7 +503,9 @@ const serialDevice = z.strictObject({
   topic: z
     .string()
     .min(1)
-    .describe('Topic template: {device}, {gatewayId}, and {json.FIELD} for json-lines and nmea.'),
+    .describe(
+      'Topic template: {device}, {gatewayId}, {json.FIELD} for json-lines, nmea and modbus-rtu, and {unit} for modbus-rtu.',
+    ),
   qos: z.union([z.literal(0), z.literal(1)]).default(1),
   reopen: backoff
     .prefault({})
@@ -587,6 +681,20 @@ function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
         code: 'custom',
         path: ['devices', 'serial', i, 'reopen'],
         message: 'minMs must not exceed maxMs',
+      })
+    }
+    if (d.framing === 'modbus-rtu' && d.modbus === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'serial', i, 'modbus'],
+        message: 'framing modbus-rtu needs modbus: { unitId or units, registers, … }',
+      })
+    }
+    if (d.framing !== 'modbus-rtu' && d.modbus !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices', 'serial', i, 'modbus'],
+        message: `modbus settings go with framing modbus-rtu; this device uses "${str(d.framing) ?? 'lines'}"`,
       })
     }
   })

@@ -1,5 +1,5 @@
 // Status snapshot of a serial device, as /api/status and /metrics show it.
-import type { DeviceErrorCode, DropReason, GarbageReason } from './errors.js'
+import type { DeviceErrorCode, DropReason, GarbageReason, PollErrorReason, PollSkipReason } from './errors.js'
 
 /** opening: first attempt pending; open: reading; closed: missing or lost, retrying; stopped. */
 export type SerialState = 'opening' | 'open' | 'closed' | 'stopped'
@@ -24,4 +24,19 @@ export interface SerialDeviceStatus {
   pending: number
   garbage: Partial<Record<GarbageReason, number>>
   dropped: Partial<Record<DropReason, number>>
+  /** Framings that poll (modbus-rtu) only. */
+  polls?: PollStatus
+}
+
+/** A polling device's requests and their outcomes. */
+export interface PollStatus {
+  /** Polls run (each reads every unit). */
+  polls: number
+  /** Requests sent, and those answered as asked. */
+  requests: number
+  responses: number
+  /** Requests that got no usable response, by reason. */
+  errors: Partial<Record<PollErrorReason, number>>
+  /** Polls that were due and did not run, by reason. */
+  skipped: Partial<Record<PollSkipReason, number>>
 }

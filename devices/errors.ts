@@ -65,3 +65,31 @@ export const DROP_REASONS = [
   'closed',
 ] as const
 export type DropReason = (typeof DROP_REASONS)[number]
+
+/** modbus-rtu: why a request of a poll got no usable response (counted per device and reason). */
+export const POLL_ERROR_REASONS = [
+  /** No response, or an incomplete one, within timeoutMs. */
+  'timeout',
+  /** The response's CRC is wrong (line noise, a wrong baud rate or parity). */
+  'bad_crc',
+  /** The slave answered with an exception (function | 0x80): an illegal address, busy, … */
+  'exception',
+  /** A response from another unit (two slaves with one address, or a late answer). */
+  'wrong_unit',
+  /** A response for another function code. */
+  'wrong_function',
+  /** A response whose byte count is not what was asked for. */
+  'bad_length',
+  /** The request could not be written to the port. */
+  'write_failed',
+] as const
+export type PollErrorReason = (typeof POLL_ERROR_REASONS)[number]
+
+/** modbus-rtu: why a poll that was due did not run. */
+export const POLL_SKIP_REASONS = [
+  /** The poll before it was still running (slow or silent slaves, too short an interval). */
+  'overrun',
+  /** Readings of earlier polls are not yet committed (the outbox lags). */
+  'backlog',
+] as const
+export type PollSkipReason = (typeof POLL_SKIP_REASONS)[number]

@@ -67,10 +67,22 @@ export class SerialAdapter {
       garbage: {},
       dropped: {},
     }
-    this.framer = createFramer(c, {
-      frame: (f) => this.onFrame(f),
-      garbage: (reason, detail) => this.onGarbage(reason, detail),
-    })
+    const poll =
+      c.modbus === undefined
+        ? undefined
+        : {
+            device: c.name,
+            config: c.modbus,
+            baudRate: c.baudRate,
+            logger: this.log,
+            now: this.now,
+            backlogged: () => this.s.pending >= this.maxPending,
+          }
+    this.framer = createFramer(
+      c,
+      { frame: (f) => this.onFrame(f), garbage: (reason, detail) => this.onGarbage(reason, detail) },
+      poll,
+    )
   }
 
   get name(): string {
@@ -90,7 +102,13 @@ export class SerialAdapter {
   }
 
   status(): SerialDeviceStatus {
-    return { ...this.s, garbage: { ...this.s.garbage }, dropped: { ...this.s.dropped } }
+    const polls = this.framer.pollStatus?.()
+    return {
+      ...this.s,
+      garbage: { ...this.s.garbage },
+      dropped: { ...this.s.dropped },
+      ...(polls ? { polls } : {}),
+    }
   }
 
   private async run(signal: AbortSignal): Promise<void> {
@@ -140,10 +158,13 @@ export class SerialAdapter {
     this.framer.reset()
     this.s.opens++
     this.setState('open')
-    const lost = await this.readUntilLost(link, identity, signal)
+    const lost = this.readUntilLost(link, identity, signal)
+    this.framer.attach?.(link)
+    await lost
+    await this.framer.detach?.()
     this.link = undefined
     await closeQuietly(link, (err) => this.log.debug({ device: this.name, err: err.message }, 'close failed'))
-    return lost
+    return await lost
   }
 
   private readUntilLost(
@@ -232,7 +253,8 @@ export class SerialAdapter {
       return
     }
     this.s.pending++
-    if (this.s.pending >= this.maxPending && !this.paused && this.link) {
+    // A polling framing is not paused (its answers would time out): it skips polls while backlogged.
+    if (this.s.pending >= this.maxPending && !this.paused && this.link && !this.framer.attach) {
       this.paused = true
       this.link.pause()
     }

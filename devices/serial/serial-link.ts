@@ -13,6 +13,8 @@ export interface SerialLink {
   readonly isOpen: boolean
   open(callback: (err: Error | null) => void): void
   close(callback?: (err: Error | null) => void): void
+  /** modbus-rtu writes its requests; the other framings only read. */
+  write(data: Buffer, callback: (err: Error | null | undefined) => void): unknown
   pause(): unknown
   resume(): unknown
   on(event: 'data', listener: (chunk: Buffer) => void): unknown

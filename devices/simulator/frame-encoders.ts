@@ -6,7 +6,8 @@ import { withChecksum } from '../serial/nmea-sentence.js'
 import { SLIP } from '../serial/slip-framing.js'
 import type { SimReading } from './profiles.js'
 
-export type Framing = SerialDeviceConfig['framing']
+/** The framings a device sends unasked (modbus-rtu answers a master's requests: not simulated here). */
+export type Framing = Exclude<SerialDeviceConfig['framing'], 'modbus-rtu'>
 
 /** The bytes a device sends for one reading (the line end or frame delimiter included). */
 export function encodeFrame(framing: Framing, reading: SimReading): Buffer {
