@@ -90,7 +90,7 @@ export class ModbusPoller implements Framer {
     let due = this.o.now()
     while (!signal.aborted) {
       if (this.o.backlogged()) this.skip('backlog', 1)
-      else await this.poll(port, signal)
+      else await this.poll(port, signal).catch((err: unknown) => this.onBug(err))
       if (signal.aborted) return
       due += interval
       const now = this.o.now()
@@ -101,6 +101,11 @@ export class ModbusPoller implements Framer {
       }
       await sleep(due - now, undefined, { signal }).catch(() => undefined)
     }
+  }
+
+  /** A bug in decoding must not stop polling (nor take the gateway down): logged, and the next poll runs. */
+  private onBug(err: unknown): void {
+    this.o.logger.error({ device: this.o.device, err }, 'modbus poll failed')
   }
 
   private skip(reason: PollSkipReason, polls: number): void {

@@ -76,7 +76,7 @@ describe.runIf(haveMosquitto() && haveSocat())('modbus-rtu polling end to end', 
               modbus: {
                 units: [1, 2],
                 intervalMs: 200,
-                timeoutMs: 400,
+                timeoutMs: 1000,
                 registers: [
                   { name: 'voltage', type: 'input', address: 0, format: 'float32' },
                   { name: 'current', type: 'input', address: 2, format: 'float32' },
@@ -199,25 +199,29 @@ describe.runIf(haveMosquitto() && haveSocat())('modbus-rtu polling end to end', 
     const skippedBefore = (await device())?.polls?.skipped.overrun ?? 0
     const sent = slave.requests.length
     slave.fault(
-      { kind: 'slow', delayMs: 300 },
-      { kind: 'slow', delayMs: 300 },
-      { kind: 'slow', delayMs: 300 },
+      { kind: 'slow', delayMs: 500 },
+      { kind: 'slow', delayMs: 500 },
+      { kind: 'slow', delayMs: 500 },
     )
     const by = performance.now() + time.left(10_000)
     while (((await device())?.polls?.skipped.overrun ?? 0) <= skippedBefore) {
       if (performance.now() > by) throw new Error(`no overrun: ${JSON.stringify(await device())}`)
       await sleep(50)
     }
-    await sleep(500)
-    // One request at a time: each arrived after the answer to the one before was sent (slow ones: 300 ms).
+    // The three slow answers may fall in two polls: wait for the request after them.
+    while (slave.requests.length < sent + 4) {
+      if (performance.now() > by) throw new Error(`${slave.requests.length - sent} requests since the faults`)
+      await sleep(50)
+    }
+    // One request at a time: each arrived after the answer to the one before was sent (slow ones: 500 ms).
     const during = slave.requests.slice(sent)
     for (let i = 1; i < during.length; i++) {
       expect((during[i]?.at ?? 0) - (during[i - 1]?.at ?? 0)).toBeGreaterThan(0)
     }
     const slow = during.slice(0, 3)
-    expect((slow[1]?.at ?? 0) - (slow[0]?.at ?? 0)).toBeGreaterThanOrEqual(290)
-    expect((slow[2]?.at ?? 0) - (slow[1]?.at ?? 0)).toBeGreaterThanOrEqual(290)
-    expect((await device())?.polls?.errors.timeout).toBe(1) // 300 ms is within timeoutMs: no new failure
+    expect((slow[1]?.at ?? 0) - (slow[0]?.at ?? 0)).toBeGreaterThanOrEqual(490)
+    expect((slow[2]?.at ?? 0) - (slow[1]?.at ?? 0)).toBeGreaterThanOrEqual(490)
+    expect((await device())?.polls?.errors.timeout).toBe(1) // 500 ms is within timeoutMs: no new failure
   })
 
   it('unplugged and replugged, the device reopens and polls again; readings continue in order', async (ctx) => {
