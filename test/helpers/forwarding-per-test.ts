@@ -1,5 +1,5 @@
-// The per-test fixture of the forwarder suites (forward/poison, refusals, never-sent, stall and
-// e2e/poison-messages): scripted upstreams and gateways forwarding to one upstream named "cloud", stopped
+// The per-test fixture of the forwarder tests (test/gateway/forward, e2e/poison-messages, the CLI's dead
+// letter round trip): scripted upstreams and gateways forwarding to one upstream named "cloud", stopped
 // after each test in the reverse order they were started, and the cloud forwarder's status.
 import { afterEach } from 'vitest'
 import type { ForwarderStatus } from '../../gateway/forward/mqtt-forwarder.js'
