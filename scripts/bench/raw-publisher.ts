@@ -2,6 +2,7 @@
 // library, so one core of load can outrun the broker under test. It speaks only what it needs: CONNECT
 // (clean session), PUBLISH QoS 1, PINGREQ, DISCONNECT out; CONNACK, PUBACK, PINGRESP in.
 import { connect, type Socket } from 'node:net'
+import { RAW_CONNECT_KEEPALIVE_SEC, rawConnect, remainingLength } from '../ci/raw-packets.js'
 
 export type PublishCallback = (err?: Error) => void
 
@@ -31,7 +32,7 @@ export class RawPublisher {
 
   /** Opens a TCP connection and completes the MQTT handshake (CONNACK accepted). */
   static connect(host: string, port: number, clientId: string, timeoutMs = 10_000): Promise<RawPublisher> {
-    const keepaliveSec = 60
+    const keepaliveSec = RAW_CONNECT_KEEPALIVE_SEC
     const socket = connect({ host, port, noDelay: true })
     const publisher = new RawPublisher(socket, keepaliveSec)
     return new Promise((resolve, reject) => {
@@ -55,7 +56,7 @@ export class RawPublisher {
       }
       socket.on('error', fail)
       socket.on('close', () => fail(new Error('connection closed')))
-      socket.once('connect', () => socket.write(encodeConnect(clientId, keepaliveSec)))
+      socket.once('connect', () => socket.write(rawConnect(Buffer.from(clientId))))
       let buf: Buffer = Buffer.alloc(0)
       socket.on('data', (chunk: Buffer) => {
         buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
@@ -166,32 +167,6 @@ export class RawPublisher {
     }
     return bytes
   }
-}
-
-/** Remaining Length as a variable byte integer [MQTT-2.2.3]. */
-function remainingLength(n: number): number[] {
-  const out: number[] = []
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out.push(byte)
-  } while (n > 0)
-  return out
-}
-
-// CONNECT [MQTT-3.1]: protocol name "MQTT", level 4, flags (clean session), keep alive; payload: client id.
-function encodeConnect(clientId: string, keepaliveSec: number): Buffer {
-  const id = Buffer.from(clientId)
-  const body = Buffer.alloc(10 + 2 + id.length)
-  body.writeUInt16BE(4, 0)
-  body.write('MQTT', 2, 'latin1')
-  body[6] = 4
-  body[7] = 0x02
-  body.writeUInt16BE(keepaliveSec, 8)
-  body.writeUInt16BE(id.length, 10)
-  id.copy(body, 12)
-  return Buffer.concat([Buffer.from([0x10, ...remainingLength(body.length)]), body])
 }
 
 // PUBLISH [MQTT-3.3], QoS 1, no DUP, no RETAIN: 0x32, Remaining Length, topic (u16 length + bytes),

@@ -1,11 +1,11 @@
 // Runs Debian's mosquitto as a cloud MQTT broker for tests and benchmarks: its own config in a temp dir,
 // a free loopback port, stopped by PID. mosquitto's defaults would make it a lossy sink (it queues at
 // most 1,000 messages per offline client), so the queue limits are off here.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
+import { RestartableChild } from './restartable-child.js'
 
 export interface MosquittoOptions {
   /** Directory for its config, persistence file and log. */
@@ -21,15 +21,16 @@ export interface MosquittoOptions {
 }
 
 export class Mosquitto {
-  private child: ChildProcess | undefined
-  private exited: Promise<void> | undefined
+  private readonly daemon: RestartableChild
 
   private constructor(
     readonly port: number,
-    private readonly confFile: string,
+    confFile: string,
     private readonly logFile: string,
     private readonly scheme: 'mqtt' | 'mqtts' = 'mqtt',
-  ) {}
+  ) {
+    this.daemon = new RestartableChild('mosquitto', ['-c', confFile])
+  }
 
   static async start(options: MosquittoOptions): Promise<Mosquitto> {
     mkdirSync(options.dir, { recursive: true })
@@ -76,7 +77,7 @@ export class Mosquitto {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid
+    return this.daemon.pid
   }
 
   get url(): string {
@@ -84,47 +85,31 @@ export class Mosquitto {
   }
 
   get running(): boolean {
-    return this.child !== undefined
+    return this.daemon.running
   }
 
   /** Starts it again on the same port (after stop/kill). */
   async run(): Promise<void> {
-    if (this.child) return
-    const child = spawn('mosquitto', ['-c', this.confFile], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    this.child = child
-    this.exited = new Promise((resolve) =>
-      child.once('exit', () => {
-        if (this.child === child) this.child = undefined
-        resolve()
-      }),
-    )
+    const spawned = this.daemon.spawn()
+    if (!spawned) return
+    const { process: child, stderr } = spawned
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (err) => reject(new Error(`cannot run mosquitto: ${err.message}`))),
     )
     await Promise.race([
-      waitForPort(this.port, 10_000, () => (child.exitCode !== null ? stderr || 'exited' : undefined)),
+      waitForPort(this.port, 10_000, () => (child.exitCode !== null ? stderr() || 'exited' : undefined)),
       spawnError,
     ])
   }
 
   /** Clean stop (SIGTERM; with persistence it saves its database). */
   async stop(): Promise<void> {
-    const child = this.child
-    if (!child) return
-    child.kill('SIGTERM')
-    await this.exited
+    await this.daemon.kill('SIGTERM')
   }
 
   /** Hard kill (SIGKILL). */
   async kill(): Promise<void> {
-    const child = this.child
-    if (!child) return
-    child.kill('SIGKILL')
-    await this.exited
+    await this.daemon.kill('SIGKILL')
   }
 
   logPath(): string {

@@ -5,6 +5,7 @@
 // the connection first, what was still in flight is unknown and `sent` is an upper bound; with
 // `reconnect` it connects again and keeps flooding until the time is up, as a broken device would.
 import { connect, type Socket } from 'node:net'
+import { rawConnect, rawPublish } from './raw-packets.js'
 
 export interface FloodOptions {
   host?: string
@@ -85,7 +86,7 @@ function open(host: string, port: number, clientId: string): Promise<Socket> {
       reject(err)
     }
     socket.once('error', fail)
-    socket.once('connect', () => socket.write(encodeConnect(clientId)))
+    socket.once('connect', () => socket.write(rawConnect(Buffer.from(clientId))))
     socket.once('data', (d: Buffer) => {
       clearTimeout(timer)
       socket.removeListener('error', fail)
@@ -96,38 +97,8 @@ function open(host: string, port: number, clientId: string): Promise<Socket> {
   })
 }
 
-/** Remaining Length as a variable byte integer [MQTT-2.2.3]. */
-function remainingLength(n: number): number[] {
-  const out: number[] = []
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out.push(byte)
-  } while (n > 0)
-  return out
-}
-
-// CONNECT [MQTT-3.1]: "MQTT", level 4, clean session, keep alive 60 s; payload: the client id.
-function encodeConnect(clientId: string): Buffer {
-  const id = Buffer.from(clientId)
-  const body = Buffer.concat([
-    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c]),
-    Buffer.from([id.length >> 8, id.length & 0xff]),
-    id,
-  ])
-  return Buffer.concat([Buffer.from([0x10, ...remainingLength(body.length)]), body])
-}
-
-// PUBLISH QoS 0 [MQTT-3.3]: 0x30, Remaining Length, topic (u16 length + bytes), payload (no packet id).
+// PER_CHUNK PUBLISH packets [MQTT-3.3] of QoS 0 (no packet id), each with payloadBytes of "x".
 function encodeChunk(topic: string, payloadBytes: number): Buffer {
-  const t = Buffer.from(topic)
-  const body = 2 + t.length + payloadBytes
-  const one = Buffer.concat([
-    Buffer.from([0x30, ...remainingLength(body)]),
-    Buffer.from([t.length >> 8, t.length & 0xff]),
-    t,
-    Buffer.alloc(payloadBytes, 0x78),
-  ])
+  const one = rawPublish(Buffer.from(topic), Buffer.alloc(payloadBytes, 0x78), 0)
   return Buffer.concat(Array.from({ length: PER_CHUNK }, () => one))
 }

@@ -14,8 +14,8 @@ import { runFleet } from '../../devices/simulator/fleet.js'
 import type { SimReading } from '../../devices/simulator/profiles.js'
 import { Gateway } from '../../gateway/gateway.js'
 import { createLogger } from '../../gateway/logger.js'
+import { TcpProxy } from '../ci/tcp-proxy.js'
 import { startCloud } from './cloud.js'
-import { UplinkSwitch } from './uplink-switch.js'
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ const key = (r: { device: string; seq: number }) => `${r.device}/${r.seq}`
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-demo-'))
 const cloud = await startCloud(join(dir, 'cloud'), values.cloud as 'auto' | 'mosquitto' | 'aedes')
-const uplink = await UplinkSwitch.start(cloud.port)
+const uplink = await TcpProxy.start(cloud.port)
 
 // The cloud side: an application that receives what the gateway forwards.
 const consumer = await connectAsync(cloud.url, { clientId: 'demo-consumer', reconnectPeriod: 200 })

@@ -1,23 +1,10 @@
 // Issue #3: bad input disconnects only its sender, is counted and logged, and never stops the others:
 // a malformed packet, a packet over maxPacketBytes, a broken remaining length, and a publish to $SYS/.
 import { type Socket, connect as tcpConnect } from 'node:net'
-import { join } from 'node:path'
-import { connectAsync, type MqttClient } from 'mqtt'
-import { afterAll, describe, expect, it } from 'vitest'
-import { type Cloud, createCloud, gatewayConfig, haveMosquitto } from '../helpers/e2e.js'
-import { GatewayProcess } from '../helpers/gateway-process.js'
-import { tempDir } from '../helpers/tmp.js'
-
-/** MQTT 3.1.1 CONNECT for client id `id` (clean session, keepalive 60). */
-function connectPacket(id: string): Buffer {
-  const idBytes = Buffer.from(id)
-  const body = Buffer.concat([
-    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c]),
-    Buffer.from([idBytes.length >> 8, idBytes.length & 0xff]),
-    idBytes,
-  ])
-  return Buffer.concat([Buffer.from([0x10, body.length]), body])
-}
+import { describe, expect, it } from 'vitest'
+import { cloudGatewayPerFile } from '../helpers/cloud-gateway.js'
+import { haveMosquitto } from '../helpers/e2e.js'
+import { rawConnect } from '../helpers/raw-packets.js'
 
 /** Sends raw bytes after a CONNECT and resolves when the gateway closes the socket. */
 function sendRaw(port: number, id: string, bytes: Buffer): Promise<{ closed: boolean; received: Buffer }> {
@@ -37,39 +24,25 @@ function sendRaw(port: number, id: string, bytes: Buffer): Promise<{ closed: boo
       resolve({ closed: true, received })
     })
     socket.on('error', () => undefined) // the close that follows is what the test observes
-    socket.write(connectPacket(id))
+    socket.write(rawConnect(Buffer.from(id)))
   })
 }
 
 describe.runIf(haveMosquitto())('bad input', () => {
-  let cloud: Cloud | undefined
-  let gateway: GatewayProcess | undefined
-  const clients: MqttClient[] = []
-  afterAll(async () => {
-    for (const c of clients) await c.endAsync(true)
-    await gateway?.kill9()
-    await cloud?.close()
-  })
+  const { start, connect } = cloudGatewayPerFile()
 
   it('disconnects the offender only, counts and logs it, and keeps serving everyone else', async () => {
-    const dir = tempDir()
-    cloud = await createCloud(dir, true)
-    gateway = await GatewayProcess.start(
-      dir,
-      gatewayConfig(join(dir, 'data'), cloud.url, {
-        broker: {
-          listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
-          allowAnonymous: true,
-          maxPacketBytes: 1024,
-        },
-        http: { enabled: true, host: '127.0.0.1', port: 0 },
-      }),
-    )
-    const gw = gateway
+    const { cloud, gateway: gw } = await start({
+      broker: {
+        listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }],
+        allowAnonymous: true,
+        maxPacketBytes: 1024,
+      },
+      http: { enabled: true, host: '127.0.0.1', port: 0 },
+    })
 
     // A well-behaved device publishes throughout.
-    const good = await connectAsync(gw.url, { clientId: 'good' })
-    clients.push(good)
+    const good = await connect(gw.url, { clientId: 'good' })
     let goodAcked = 0
     let stop = false
     const goodLoop = (async () => {
@@ -90,14 +63,12 @@ describe.runIf(haveMosquitto())('bad input', () => {
     const broken = await sendRaw(gw.port, 'bad-length', Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))
     expect(broken.closed).toBe(true)
     // 3. Over maxPacketBytes (1024): announced 4 KB, closed from the header alone.
-    const big = await connectAsync(gw.url, { clientId: 'too-big', reconnectPeriod: 0 })
-    clients.push(big)
+    const big = await connect(gw.url, { clientId: 'too-big', reconnectPeriod: 0 })
     const bigClosed = new Promise<void>((resolve) => big.once('close', () => resolve()))
     big.publish('sensors/big/telemetry', Buffer.alloc(4096, 1), { qos: 1 })
     await bigClosed
     // 4. $SYS/ is reserved: no PUBACK, disconnected.
-    const sys = await connectAsync(gw.url, { clientId: 'sys', reconnectPeriod: 0 })
-    clients.push(sys)
+    const sys = await connect(gw.url, { clientId: 'sys', reconnectPeriod: 0 })
     const sysClosed = new Promise<void>((resolve) => sys.once('close', () => resolve()))
     let sysAcked = false
     sys.publish('$SYS/broker/uptime', 'forged', { qos: 1 }, (err) => {
@@ -109,7 +80,7 @@ describe.runIf(haveMosquitto())('bad input', () => {
     stop = true
     await goodLoop
     expect(goodAcked).toBeGreaterThan(0)
-    await cloud.sink.waitFor(() => (cloud?.sink.messages.length ?? 0) >= goodAcked, 20_000)
+    await cloud.sink.waitFor(() => cloud.sink.messages.length >= goodAcked, 20_000)
     const topics = new Set(cloud.sink.messages.map((m) => m.topic))
     expect(topics).toEqual(new Set(['sensors/good/telemetry']))
 

@@ -10,8 +10,8 @@
 //   - a route to an MQTT and a Kafka upstream with Kafka down: the MQTT side keeps up (backlog near
 //     zero, everything delivered) while Kafka's cursor stays behind; Kafka back, it catches up
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { deadline } from '../helpers/deadline.js'
-import { type Cloud, createCloud, orderProblems, publishReadings } from '../helpers/e2e.js'
+import { type Deadline, deadline } from '../helpers/deadline.js'
+import { type Cloud, createCloud, orderProblems, publishReadings, type Reading } from '../helpers/e2e.js'
 import type { GatewayProcess } from '../helpers/gateway-process.js'
 import { consumeAll, createTopic, haveKafka, haveKcat, kcatConsume } from '../helpers/kafka.js'
 import { KafkaBroker } from '../helpers/kafka-broker.js'
@@ -50,6 +50,11 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
     state = 'up'
     return broker
   }
+  /** The file's broker, running, and a new topic of 3 partitions on it. */
+  async function kafkaWithTopic(): Promise<{ b: KafkaBroker; topic: string }> {
+    const b = await kafka()
+    return { b, topic: await createTopic(3, { brokers: b.brokers }) }
+  }
   async function down(b: KafkaBroker) {
     state = 'down'
     await b.stop()
@@ -76,10 +81,43 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
     return g
   }
 
+  /**
+   * Reads `topic` back with kcat: every acknowledged reading is there, each device in order on one
+   * partition, and nothing else.
+   */
+  async function expectAllLanded(b: KafkaBroker, topic: string, acked: Reading[], timeoutMs: number) {
+    const seen = await kcatConsume(topic, timeoutMs, b.brokers)
+    const delivery = checkKafkaDelivery(seen, acked)
+    expect(delivery.problems).toEqual([])
+    expect(delivery.missing).toEqual([])
+    expect(delivery.unique).toBe(acked.length)
+    return { seen, delivery }
+  }
+
+  /**
+   * A paced drain (1,000 records/s), so the broker can go away in its middle: 10,000 readings
+   * acknowledged, and a fifth of them in Kafka.
+   */
+  async function pacedDrain(
+    b: KafkaBroker,
+    topic: string,
+    time: Deadline,
+    extra: Record<string, unknown> = {},
+  ) {
+    const g = await gateway(
+      tempDir(),
+      [kafkaUpstream(b.brokers, { maxRatePerSec: 1000, maxInflight: 200, ...extra })],
+      topic,
+    )
+    const acked = (await publishReadings(g.url, 10, 1000, { inflight: 20 })).flat()
+    expect(acked).toHaveLength(10_000)
+    await waitForStatus(g, (s) => kafkaStatus(s).position >= 2000, time.left(30_000), 'a fifth of the drain')
+    return { g, acked }
+  }
+
   it('Kafka down while 20,000 QoS 1 readings are acknowledged, then up: every one lands, each device in order on one partition', async (ctx) => {
     const time = deadline(ctx)
-    const b = await kafka()
-    const topic = await createTopic(3, { brokers: b.brokers })
+    const { b, topic } = await kafkaWithTopic()
     await down(b)
     const g = await gateway(tempDir(), [kafkaUpstream(b.brokers)], topic)
 
@@ -90,11 +128,7 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
 
     await up(b)
     await waitForDrained(g, time.left(60_000))
-    const seen = await kcatConsume(topic, time.left(30_000), b.brokers)
-    const delivery = checkKafkaDelivery(seen, acked)
-    expect(delivery.problems).toEqual([])
-    expect(delivery.missing).toEqual([])
-    expect(delivery.unique).toBe(20_000)
+    const { seen, delivery } = await expectAllLanded(b, topic, acked, time.left(30_000))
     // dev-0…dev-9 hash (murmur2, as Java's producer) onto all three partitions.
     expect(delivery.partitions).toEqual([0, 1, 2])
     console.log(`Kafka down → up: 20,000 readings, ${delivery.duplicates} duplicates`)
@@ -109,17 +143,8 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
 
   it('Kafka stopped and restarted mid-drain: the cursor waits, and nothing is lost', async (ctx) => {
     const time = deadline(ctx)
-    const b = await kafka()
-    const topic = await createTopic(3, { brokers: b.brokers })
-    // A paced drain (1,000 records/s), so the broker goes away in its middle.
-    const g = await gateway(
-      tempDir(),
-      [kafkaUpstream(b.brokers, { maxRatePerSec: 1000, maxInflight: 200 })],
-      topic,
-    )
-    const acked = (await publishReadings(g.url, 10, 1000, { inflight: 20 })).flat()
-    expect(acked).toHaveLength(10_000)
-    await waitForStatus(g, (s) => kafkaStatus(s).position >= 2000, time.left(30_000), 'a fifth of the drain')
+    const { b, topic } = await kafkaWithTopic()
+    const { g, acked } = await pacedDrain(b, topic, time)
 
     await down(b)
     const stopped = await g.status()
@@ -132,10 +157,7 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
 
     await up(b)
     await waitForDrained(g, time.left(60_000))
-    const delivery = checkKafkaDelivery(await kcatConsume(topic, time.left(30_000), b.brokers), acked)
-    expect(delivery.problems).toEqual([])
-    expect(delivery.missing).toEqual([])
-    expect(delivery.unique).toBe(10_000)
+    const { delivery } = await expectAllLanded(b, topic, acked, time.left(30_000))
     console.log(`Kafka stopped at ${at} of 10,000 and restarted: ${delivery.duplicates} duplicates`)
     expect(delivery.duplicates).toBeLessThanOrEqual(200)
     expect(await g.stop()).toBe(0)
@@ -143,16 +165,8 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
 
   it('Kafka frozen (SIGSTOP) mid-drain: /api/status says stalled while frozen and not after SIGCONT; nothing is lost', async (ctx) => {
     const time = deadline(ctx)
-    const b = await kafka()
-    const topic = await createTopic(3, { brokers: b.brokers })
-    const g = await gateway(
-      tempDir(),
-      [kafkaUpstream(b.brokers, { maxRatePerSec: 1000, maxInflight: 200, ackTimeoutMs: 1000 })],
-      topic,
-    )
-    const acked = (await publishReadings(g.url, 10, 1000, { inflight: 20 })).flat()
-    expect(acked).toHaveLength(10_000)
-    await waitForStatus(g, (s) => kafkaStatus(s).position >= 2000, time.left(30_000), 'a fifth of the drain')
+    const { b, topic } = await kafkaWithTopic()
+    const { g, acked } = await pacedDrain(b, topic, time, { ackTimeoutMs: 1000 })
 
     b.pause()
     state = 'frozen'
@@ -174,10 +188,7 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
     const drained = kafkaStatus(await waitForDrained(g, time.left(60_000)))
     expect(drained.state).toBe('connected')
     expect(drained.stalledSince).toBeUndefined()
-    const delivery = checkKafkaDelivery(await kcatConsume(topic, time.left(30_000), b.brokers), acked)
-    expect(delivery.problems).toEqual([])
-    expect(delivery.missing).toEqual([])
-    expect(delivery.unique).toBe(10_000)
+    const { delivery } = await expectAllLanded(b, topic, acked, time.left(30_000))
     console.log(
       `Kafka frozen at ${stalled.position} of 10,000, then resumed: ${delivery.duplicates} duplicates`,
     )
@@ -187,8 +198,7 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
 
   it('fan-out to MQTT and Kafka with Kafka down: MQTT keeps up and gets everything, Kafka stays behind, then catches up', async (ctx) => {
     const time = deadline(ctx)
-    const b = await kafka()
-    const topic = await createTopic(3, { brokers: b.brokers })
+    const { b, topic } = await kafkaWithTopic()
     await down(b)
     const dir = tempDir()
     const cloud = await createCloud(dir, true)
@@ -226,10 +236,7 @@ describe.runIf(haveKafka() && haveKcat())('Kafka upstream: outages of the cluste
 
     await up(b)
     await waitForDrained(g, time.left(60_000))
-    const delivery = checkKafkaDelivery(await kcatConsume(topic, time.left(30_000), b.brokers), acked)
-    expect(delivery.problems).toEqual([])
-    expect(delivery.missing).toEqual([])
-    expect(delivery.unique).toBe(10_000)
+    await expectAllLanded(b, topic, acked, time.left(30_000))
     expect(cloud.sink.uniqueCount()).toBe(10_000)
     expect(await g.stop()).toBe(0)
   }, 180_000)

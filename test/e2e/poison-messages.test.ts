@@ -10,29 +10,17 @@
 // 5 a PUBACK 0x87, on MQTT 3.1.1 a normal PUBACK and the message is dropped; a packet over
 // max_packet_size → closes it (MQTT 5: DISCONNECT 0x95; the limit is in its CONNACK).
 import { join } from 'node:path'
-import { afterEach, describe, expect, test } from 'vitest'
-import type { ForwarderStatus } from '../../gateway/forward/mqtt-forwarder.js'
+import { describe, expect, test } from 'vitest'
 import { Mosquitto } from '../../scripts/ci/mosquitto.js'
-import { type RunningGateway, until } from '../gateway/broker/harness.js'
+import { until } from '../gateway/broker/harness.js'
 import { haveMosquitto, orderProblems, publishReadings } from '../helpers/e2e.js'
-import {
-  cloudUpstream,
-  forwardingGateway,
-  httpGet,
-  reading,
-  readingsFrom,
-  sample,
-  seedOutbox,
-  storeAfter,
-} from '../helpers/forwarding.js'
+import { httpGet, reading, readingsFrom, sample, seedOutbox, storeAfter } from '../helpers/forwarding.js'
+import { forwardingPerTest } from '../helpers/forwarding-per-test.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 import { tempDir } from '../helpers/tmp.js'
 import { UpstreamSink } from '../helpers/upstream-sink.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
+const { defer, gateway, cloud } = forwardingPerTest()
 
 /** mosquitto with an ACL (anonymous: write sensors/# and devices/#, read everything) and a sink on #. */
 async function cloudBroker(extra: string[] = []): Promise<{ url: string; sink: UpstreamSink; port: number }> {
@@ -44,21 +32,11 @@ async function cloudBroker(extra: string[] = []): Promise<{ url: string; sink: U
     dir: join(dir, 'mosquitto'),
     extra: [`acl_file ${acl}`, ...extra],
   })
-  cleanups.push(() => mosquitto.kill())
+  defer(() => mosquitto.kill())
   const sink = new UpstreamSink(mosquitto.url, '#')
   await sink.connect()
-  cleanups.push(() => sink.close(true))
+  defer(() => sink.close(true))
   return { url: mosquitto.url, sink, port: mosquitto.port }
-}
-
-async function gateway(dataDir: string, url: string, extra: Record<string, unknown> = {}) {
-  const gw = await forwardingGateway(dataDir, cloudUpstream(url, extra))
-  cleanups.push(() => gw.stop())
-  return gw
-}
-
-async function cloud(gw: RunningGateway): Promise<ForwarderStatus> {
-  return (await gw.gateway.status()).upstreams[0] as ForwarderStatus
 }
 
 const names = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `r-${from + i}`)
@@ -218,7 +196,7 @@ describe.runIf(haveMosquitto())('poison detection against mosquitto', () => {
   test('a flapping link (the uplink cut 3 times mid-stream) dead-letters nothing and loses nothing, even with poisonAfterDisconnects 1', async () => {
     const { port, sink } = await cloudBroker()
     const proxy = await TcpProxy.start(port)
-    cleanups.push(() => proxy.close())
+    defer(() => proxy.close())
     const dataDir = join(tempDir('outpost-flap-'), 'data')
     const gw = await gateway(dataDir, proxy.url, { poisonAfterDisconnects: 1 })
     let acked = 0

@@ -117,7 +117,7 @@ function lyingLength(random: Random, packet: Buffer): Buffer {
     Math.max(0, body.length - 1 - int(random, 5)),
     int(random, 268_435_455),
   ])
-  return Buffer.concat([packet.subarray(0, 1), remainingLength(claimed), body])
+  return Buffer.concat([packet.subarray(0, 1), Buffer.from(remainingLength(claimed)), body])
 }
 
 function chunked(random: Random, stream: Buffer): Buffer[] {

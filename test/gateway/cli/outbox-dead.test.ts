@@ -2,23 +2,16 @@
 // an outbox written here with the store; and the whole round trip: a gateway dead-letters a refused
 // reading, the upstream is fixed, the CLI requeues it, the gateway sends it.
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, test } from 'vitest'
-import type { ForwarderStatus } from '../../../gateway/forward/mqtt-forwarder.js'
 import type { OutboxStats } from '../../../store/outbox.js'
 import { Outbox } from '../../../store/outbox.js'
 import type { OutboxRecord, StoredRecord } from '../../../store/record-codec.js'
-import { type LineChild, spawnLines } from '../../helpers/child.js'
-import { REPO_ROOT, runCli } from '../../helpers/cli.js'
-import {
-  cloudUpstream,
-  forwardingGateway,
-  readingsFrom,
-  seedOutbox,
-  storeAfter,
-} from '../../helpers/forwarding.js'
+import type { LineChild } from '../../helpers/child.js'
+import { runCli } from '../../helpers/cli.js'
+import { readingsFrom, seedOutbox, storeAfter } from '../../helpers/forwarding.js'
+import { forwardingPerTest } from '../../helpers/forwarding-per-test.js'
 import { NO_DISK_GUARD, readAll } from '../../helpers/outbox.js'
-import { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
+import { holdOutbox } from '../../helpers/outbox-holder.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { until } from '../broker/harness.js'
 
@@ -260,15 +253,7 @@ describe('a running gateway holds the outbox', () => {
 
   test('requeue and purge exit 75 and say to stop the gateway first; nothing changes', async () => {
     const dir = await seed()
-    const storeUrl = pathToFileURL(join(REPO_ROOT, 'dist/store/outbox.js')).href
-    const holder = spawnLines(process.execPath, [
-      '--input-type=module',
-      '-e',
-      `import { Outbox } from ${JSON.stringify(storeUrl)}
-const outbox = await Outbox.open({ dir: ${JSON.stringify(dir)}, minFreeDiskBytes: 0, reserveBytes: 0 })
-process.stdout.write('ready\\n')
-setTimeout(() => outbox.close().then(() => process.exit(0)), 30_000)`,
-    ])
+    const holder = holdOutbox(dir)
     children.push(holder)
     expect(await holder.waitForLines(1, 20_000), holder.stderr()).toBe(true)
     for (const sub of ['requeue', 'purge']) {
@@ -285,19 +270,14 @@ setTimeout(() => outbox.close().then(() => process.exit(0)), 30_000)`,
 })
 
 describe('the round trip', () => {
-  let up: ScriptedUpstream | undefined
-  afterEach(async () => {
-    await up?.close()
-  })
+  const { scripted, gateway, cloud } = forwardingPerTest()
 
   test('dead-lettered on PUBACK 0x87, requeued once the upstream takes it, sent by the gateway', async () => {
-    const upstream = await ScriptedUpstream.start()
-    up = upstream
+    const upstream = await scripted()
     upstream.answer = (p) => ({ ack: p.payload.toString() === 'r-3' ? 0x87 : 0 })
     const dataDir = await seedOutbox(readingsFrom(1, 5))
-    const first = await forwardingGateway(dataDir, cloudUpstream(upstream.url))
-    const cloud = async () => (await first.gateway.status()).upstreams[0] as ForwarderStatus
-    expect(await until(async () => (await cloud()).position === 5)).toBe(true)
+    const first = await gateway(dataDir, upstream.url)
+    expect(await until(async () => (await cloud(first)).position === 5)).toBe(true)
     await first.stop()
     expect((await storeAfter(dataDir)).deadLetters.map((d) => d.record.seq)).toEqual([3])
 
@@ -306,17 +286,14 @@ describe('the round trip', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^requeued 1 dead letter \(cloud not-authorized: 1\)/)
 
-    const second = await forwardingGateway(dataDir, cloudUpstream(upstream.url))
-    try {
-      await upstream.waitFor(
-        () => upstream.publishes.filter((p) => p.payload.toString() === 'r-3').length === 2,
-        10_000,
-      )
-      const resent = upstream.publishes.filter((p) => p.payload.toString() === 'r-3')
-      expect(resent[1]?.seq).toBe(6) // appended again: a new sequence number
-    } finally {
-      await second.stop()
-    }
+    const second = await gateway(dataDir, upstream.url)
+    await upstream.waitFor(
+      () => upstream.publishes.filter((p) => p.payload.toString() === 'r-3').length === 2,
+      10_000,
+    )
+    const resent = upstream.publishes.filter((p) => p.payload.toString() === 'r-3')
+    expect(resent[1]?.seq).toBe(6) // appended again: a new sequence number
+    await second.stop()
     const after = await storeAfter(dataDir)
     expect(after).toMatchObject({ cursor: 6, deadLetters: [] })
   })

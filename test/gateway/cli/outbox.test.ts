@@ -1,15 +1,15 @@
 // `outpost outbox stats|peek --data-dir D` as a real process, on an outbox written here with the store,
 // on a directory without one, and on one held open by another process.
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { formatSize } from '../../../config/size.js'
 import type { OutboxStats } from '../../../store/outbox.js'
 import { Outbox } from '../../../store/outbox.js'
 import type { OutboxRecord } from '../../../store/record-codec.js'
-import { type LineChild, spawnLines } from '../../helpers/child.js'
-import { REPO_ROOT, runCli } from '../../helpers/cli.js'
+import type { LineChild } from '../../helpers/child.js'
+import { runCli } from '../../helpers/cli.js'
 import { logSize, NO_DISK_GUARD } from '../../helpers/outbox.js'
+import { holdOutbox } from '../../helpers/outbox-holder.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 const TS = Date.parse('2024-03-01T12:00:00.000Z')
@@ -241,16 +241,7 @@ describe('outpost outbox without a usable outbox', () => {
     await seed.append(RECORDS.slice(0, 1))
     await seed.close()
 
-    const storeUrl = pathToFileURL(join(REPO_ROOT, 'dist/store/outbox.js')).href
-    const holder = spawnLines(process.execPath, [
-      '--input-type=module',
-      '-e',
-      `import { Outbox } from ${JSON.stringify(storeUrl)}
-const outbox = await Outbox.open({ dir: ${JSON.stringify(dir)}, minFreeDiskBytes: 0, reserveBytes: 0 })
-process.stdout.write('ready\\n')
-// Never outlive a test that lost track of us.
-setTimeout(() => outbox.close().then(() => process.exit(0)), 30_000)`,
-    ])
+    const holder = holdOutbox(dir)
     children.push(holder)
     expect(await holder.waitForLines(1, 20_000), holder.stderr()).toBe(true)
     expect(holder.lines[0]).toBe('ready')

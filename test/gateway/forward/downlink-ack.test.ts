@@ -136,6 +136,28 @@ async function reconnect(f: Fixture): Promise<void> {
   f.proxy.restore()
 }
 
+/**
+ * The outcome both tests want: the command came twice (the first copy was not acknowledged), was
+ * delivered once, and only then acknowledged — never on the first connection. `failed`: local publishes
+ * that failed.
+ */
+async function expectDeliveredThenAcked(f: Fixture, failed: number): Promise<void> {
+  expect(
+    await until(() => f.events.includes('delivered open') && f.pubacks.length > 0, 10_000),
+    `the command was delivered on a later connection and acknowledged; events: ${f.events}`,
+  ).toBe(true)
+  expect(f.events).toEqual(['local open', 'local open', 'delivered open', expect.stringMatching(/^puback /)])
+  expect(
+    f.pubacks.every((p) => p.connection > 1),
+    'no PUBACK on the first connection, where the local publish stalled or failed',
+  ).toBe(true)
+  expect(f.downlink.status()).toMatchObject({
+    downlinkReceived: 2,
+    downlinkDelivered: 1,
+    downlinkFailed: failed,
+  })
+}
+
 describe.runIf(haveMosquitto())('downlink acknowledges upstream only after the local publish', () => {
   test('a local publish that stalls: no PUBACK; the command comes again after a reconnect and is acknowledged once delivered', async () => {
     const f = await setUp('stall')
@@ -150,49 +172,13 @@ describe.runIf(haveMosquitto())('downlink acknowledges upstream only after the l
 
     f.setMode('ok')
     await reconnect(f)
-    expect(
-      await until(() => f.events.includes('delivered open') && f.pubacks.length > 0, 10_000),
-      `the command was delivered again after the reconnect and acknowledged; events: ${f.events}`,
-    ).toBe(true)
-    expect(f.events).toEqual([
-      'local open',
-      'local open',
-      'delivered open',
-      expect.stringMatching(/^puback /),
-    ])
-    expect(
-      f.pubacks.every((p) => p.connection > 1),
-      'no PUBACK on the first connection',
-    ).toBe(true)
-    expect(f.downlink.status()).toMatchObject({
-      downlinkReceived: 2,
-      downlinkDelivered: 1,
-      downlinkFailed: 0,
-    })
+    await expectDeliveredThenAcked(f, 0)
   })
 
   test('a local publish that fails: no PUBACK on that connection; the redelivered command is delivered and then acknowledged', async () => {
     const f = await setUp('fail')
     await f.commander.publishAsync(COMMAND_TOPIC, 'open', { qos: 1 })
-    expect(
-      await until(() => f.events.includes('delivered open') && f.pubacks.length > 0, 10_000),
-      `the command was delivered on a later connection and acknowledged; events: ${f.events}`,
-    ).toBe(true)
-    expect(f.events).toEqual([
-      'local open',
-      'local open',
-      'delivered open',
-      expect.stringMatching(/^puback /),
-    ])
-    expect(
-      f.pubacks.every((p) => p.connection > 1),
-      'no PUBACK on the connection where it failed',
-    ).toBe(true)
-    expect(f.downlink.status()).toMatchObject({
-      downlinkReceived: 2,
-      downlinkDelivered: 1,
-      downlinkFailed: 1,
-    })
+    await expectDeliveredThenAcked(f, 1)
     expect(f.logs.messages('warn')).toContain('downlink delivery failed: reconnecting')
   })
 })

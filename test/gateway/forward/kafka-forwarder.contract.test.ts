@@ -6,6 +6,7 @@ import { afterAll, describe } from 'vitest'
 import { configSchema, type KafkaUpstreamConfig } from '../../../config/schema.js'
 import { KafkaForwarder } from '../../../gateway/forward/kafka-forwarder.js'
 import { createLogger } from '../../../gateway/logger.js'
+import { reading } from '../../helpers/forwarding.js'
 import { createTopic, haveKafka, haveKcat, kcatConsume } from '../../helpers/kafka.js'
 import { KafkaBroker } from '../../helpers/kafka-broker.js'
 import { type ContractSink, forwarderContract, UPSTREAM } from './forwarder-contract.js'
@@ -34,15 +35,7 @@ async function kafkaSink(): Promise<ContractSink & { close(): Promise<void> }> {
     // The records are appended with their destination; the schema wants a route to a Kafka upstream.
     routes: [{ match: 'sensors/#', to: [UPSTREAM], topic }],
   }).upstreams[0] as KafkaUpstreamConfig
-  const record = (i: number) => ({
-    topic: 'sensors/dev/telemetry',
-    payload: Buffer.from(`r-${i}`),
-    qos: 1 as const,
-    retain: false,
-    ts: Date.now(),
-    origin: 'dev',
-    to: [{ upstream: UPSTREAM, topic, key: 'dev' }],
-  })
+  const record = (i: number) => reading(i, { to: [{ upstream: UPSTREAM, topic, key: 'dev' }] })
   let isDown = false
   return {
     window: WINDOW,

@@ -10,6 +10,7 @@ import { MqttForwarder } from '../../../gateway/forward/mqtt-forwarder.js'
 import { createLogger } from '../../../gateway/logger.js'
 import { freePort, Mosquitto } from '../../../scripts/ci/mosquitto.js'
 import { haveMosquitto } from '../../helpers/e2e.js'
+import { reading } from '../../helpers/forwarding.js'
 import { TcpProxy } from '../../helpers/tcp-proxy.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { UpstreamSink } from '../../helpers/upstream-sink.js'
@@ -40,15 +41,6 @@ async function mosquittoSink(): Promise<ContractSink & { close(): Promise<void> 
       },
     ],
   }).upstreams[0] as MqttUpstreamConfig
-  const record = (i: number) => ({
-    topic: 'sensors/dev/telemetry',
-    payload: Buffer.from(`r-${i}`),
-    qos: 1 as const,
-    retain: false,
-    ts: Date.now(),
-    origin: 'dev',
-    to: 'all' as const,
-  })
   return {
     window: WINDOW,
     forwarder: (outbox) =>
@@ -61,8 +53,8 @@ async function mosquittoSink(): Promise<ContractSink & { close(): Promise<void> 
     received: async () => sink.messages.map((m) => m.seq ?? -1),
     down: async () => proxy.cut(),
     up: async () => proxy.restore(),
-    record,
-    refused: (i) => ({ ...record(i), topic: 'forbidden/valve' }),
+    record: (i) => reading(i),
+    refused: (i) => reading(i, { topic: 'forbidden/valve' }),
     close: async () => {
       await proxy.close()
       await sink.close(true)

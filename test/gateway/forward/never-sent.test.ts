@@ -3,36 +3,18 @@
 // CONNACK. Both are dead-lettered before sending — the upstream never sees them, the connection is never
 // lost over them — and the readings around them arrive in order. A client id that is not a legal MQTT
 // string only loses its outpost-origin property.
-import { afterEach, expect, test } from 'vitest'
-import type { ForwarderStatus } from '../../../gateway/forward/mqtt-forwarder.js'
-import {
-  cloudUpstream,
-  forwardingGateway,
-  httpGet,
-  reading,
-  readingsFrom,
-  sample,
-  seedOutbox,
-  storeAfter,
-} from '../../helpers/forwarding.js'
-import { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
-import { type RunningGateway, until } from '../broker/harness.js'
+import { expect, test } from 'vitest'
+import { httpGet, reading, readingsFrom, sample, seedOutbox, storeAfter } from '../../helpers/forwarding.js'
+import { forwardingPerTest } from '../../helpers/forwarding-per-test.js'
+import { until } from '../broker/harness.js'
 
-let up: ScriptedUpstream | undefined
-let gw: RunningGateway | undefined
-afterEach(async () => {
-  await gw?.stop()
-  await up?.close()
-})
-
-const cloud = async (g: RunningGateway) => (await g.gateway.status()).upstreams[0] as ForwarderStatus
+const { scripted, gateway, cloud } = forwardingPerTest()
 
 test('illegal topics are dead-lettered as bad-topic and never sent; the connection stays up', async () => {
   const bad = ['a/\u0000/b', 'a/+/b', 'a/#', 'ctl/\u0007', 'c1/\u0085', 'nc/\uffff', 'nc/\u{10fffe}']
   // (A lone surrogate cannot get this far: the store writes topics as UTF-8, which turns it into U+FFFD
   // at append — the door must refuse it; upstream-topic.test.ts covers the check itself.)
-  const upstream = await ScriptedUpstream.start()
-  up = upstream
+  const upstream = await scripted()
   const records = [
     reading(1),
     ...bad.map((topic, i) => reading(100 + i, { topic, payload: Buffer.from(`bad-${i}`) })),
@@ -41,8 +23,7 @@ test('illegal topics are dead-lettered as bad-topic and never sent; the connecti
     ...readingsFrom(4, 6),
   ]
   const dataDir = await seedOutbox(records)
-  const g = await forwardingGateway(dataDir, cloudUpstream(upstream.url))
-  gw = g
+  const g = await gateway(dataDir, upstream.url)
   expect(await until(async () => (await cloud(g)).position === records.length)).toBe(true)
   expect(upstream.publishes.map((p) => `${p.topic} ${p.payload}`)).toEqual([
     'sensors/dev/telemetry r-1',
@@ -68,16 +49,14 @@ test('illegal topics are dead-lettered as bad-topic and never sent; the connecti
 })
 
 test("a reading over the CONNACK's Maximum Packet Size is dead-lettered (too-large), not sent", async () => {
-  const upstream = await ScriptedUpstream.start({ connack: { maximumPacketSize: 2000 } })
-  up = upstream
+  const upstream = await scripted({ connack: { maximumPacketSize: 2000 } })
   const dataDir = await seedOutbox([
     reading(1),
     reading(2, { payload: Buffer.alloc(1900, 0x62) }), // 1,900 + topic + identity > 2,000
     reading(3, { payload: Buffer.alloc(1800, 0x63) }), // fits
     reading(4),
   ])
-  const g = await forwardingGateway(dataDir, cloudUpstream(upstream.url))
-  gw = g
+  const g = await gateway(dataDir, upstream.url)
   expect(await until(async () => (await cloud(g)).position === 4)).toBe(true)
   expect(upstream.seqs()).toEqual([1, 3, 4])
   await g.stop()
@@ -87,16 +66,14 @@ test("a reading over the CONNACK's Maximum Packet Size is dead-lettered (too-lar
 })
 
 test('a client id that is not a legal MQTT string: the reading goes without outpost-origin, counted, logged once', async () => {
-  const upstream = await ScriptedUpstream.start()
-  up = upstream
+  const upstream = await scripted()
   const origins: Array<string | undefined> = []
   const dataDir = await seedOutbox([
     reading(1, { origin: 'dev\u0001' }),
     reading(2, { origin: 'dev\u0001' }),
     reading(3, { origin: 'dev-ok' }),
   ])
-  const g = await forwardingGateway(dataDir, cloudUpstream(upstream.url))
-  gw = g
+  const g = await gateway(dataDir, upstream.url)
   expect(await until(async () => (await cloud(g)).position === 3)).toBe(true)
   for (const p of upstream.publishes) origins.push(p.origin)
   expect(origins).toEqual([undefined, undefined, 'dev-ok'])

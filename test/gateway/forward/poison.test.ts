@@ -5,41 +5,16 @@
 // never dead-letter anything: an unreachable upstream, connections lost while nothing is in flight, a
 // flapping link that acknowledges in between.
 import { connectAsync } from 'mqtt'
-import { afterEach, describe, expect, test } from 'vitest'
-import type { ForwarderStatus } from '../../../gateway/forward/mqtt-forwarder.js'
-import {
-  cloudUpstream,
-  forwardingGateway,
-  readingsFrom,
-  seedOutbox,
-  storeAfter,
-} from '../../helpers/forwarding.js'
-import { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
+import { describe, expect, test } from 'vitest'
+import { readingsFrom, seedOutbox, storeAfter } from '../../helpers/forwarding.js'
+import { forwardingPerTest } from '../../helpers/forwarding-per-test.js'
+import type { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
 import { type RunningGateway, sleep, until } from '../broker/harness.js'
 
-const running: Array<RunningGateway | ScriptedUpstream> = []
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await (r instanceof ScriptedUpstream ? r.close() : r.stop())
-})
+const { scripted, gateway, cloud, reaches: reachesIn } = forwardingPerTest()
 
-async function scripted(): Promise<ScriptedUpstream> {
-  const up = await ScriptedUpstream.start()
-  running.push(up)
-  return up
-}
-
-async function gateway(dataDir: string, url: string, extra: Record<string, unknown> = {}) {
-  const gw = await forwardingGateway(dataDir, cloudUpstream(url, extra))
-  running.push(gw)
-  return gw
-}
-
-async function cloud(gw: RunningGateway): Promise<ForwarderStatus> {
-  return (await gw.gateway.status()).upstreams[0] as ForwarderStatus
-}
-
-const reaches = (gw: RunningGateway, seq: number, timeoutMs = 15_000) =>
-  until(async () => (await cloud(gw)).position >= seq, timeoutMs)
+// 15 s here, not the fixture's 10: a poison run waits out several drops and reconnects.
+const reaches = (gw: RunningGateway, seq: number, timeoutMs = 15_000) => reachesIn(gw, seq, timeoutMs)
 
 const payloads = (up: ScriptedUpstream, conn?: number) =>
   up.publishes.filter((p) => conn === undefined || p.conn === conn).map((p) => p.payload.toString())

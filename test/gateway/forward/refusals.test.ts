@@ -3,45 +3,13 @@
 // so the readings behind it keep going, in order; a transient one is retried, in order, never skipped.
 // The upstream is scripted (test/helpers/scripted-upstream.ts): mosquitto answers 0x87 only (see
 // test/e2e/poison-messages.test.ts for that one against mosquitto).
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import type { ForwarderStatus } from '../../../gateway/forward/mqtt-forwarder.js'
-import {
-  cloudUpstream,
-  forwardingGateway,
-  httpGet,
-  readingsFrom,
-  sample,
-  seedOutbox,
-  storeAfter,
-} from '../../helpers/forwarding.js'
-import { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
-import { type RunningGateway, until } from '../broker/harness.js'
+import { httpGet, readingsFrom, sample, seedOutbox, storeAfter } from '../../helpers/forwarding.js'
+import { forwardingPerTest } from '../../helpers/forwarding-per-test.js'
+import type { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
 
-const running: Array<RunningGateway | ScriptedUpstream> = []
-afterEach(async () => {
-  for (const r of running.splice(0).reverse()) await (r instanceof ScriptedUpstream ? r.close() : r.stop())
-})
-
-async function scripted(): Promise<ScriptedUpstream> {
-  const up = await ScriptedUpstream.start()
-  running.push(up)
-  return up
-}
-
-async function gateway(dataDir: string, url: string, extra: Record<string, unknown> = {}) {
-  const gw = await forwardingGateway(dataDir, cloudUpstream(url, extra))
-  running.push(gw)
-  return gw
-}
-
-async function cloud(gw: RunningGateway): Promise<ForwarderStatus> {
-  return (await gw.gateway.status()).upstreams[0] as ForwarderStatus
-}
-
-/** Waits until the cloud cursor reaches `seq`; false if it does not within timeoutMs. */
-function reaches(gw: RunningGateway, seq: number, timeoutMs = 10_000): Promise<boolean> {
-  return until(async () => (await cloud(gw)).position >= seq, timeoutMs)
-}
+const { scripted, gateway, cloud, reaches } = forwardingPerTest()
 
 /** Sequence numbers the upstream acknowledged, first copies, in arrival order. */
 function firstAcked(up: ScriptedUpstream, refused: ReadonlySet<number>): number[] {

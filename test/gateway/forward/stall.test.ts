@@ -2,42 +2,20 @@
 // a PUBLISH. After ackTimeoutMs without a PUBACK for the oldest message in flight the forwarder says so
 // (state "stalled" with since when, in /api/status and /metrics), reconnects and resends; once the
 // upstream acknowledges again, everything arrives and the stall is over.
-import { afterEach, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import type { ForwarderStatus } from '../../../gateway/forward/mqtt-forwarder.js'
-import {
-  cloudUpstream,
-  forwardingGateway,
-  httpGet,
-  readingsFrom,
-  sample,
-  seedOutbox,
-  storeAfter,
-} from '../../helpers/forwarding.js'
-import { ScriptedUpstream } from '../../helpers/scripted-upstream.js'
-import { type RunningGateway, until } from '../broker/harness.js'
+import { httpGet, readingsFrom, sample, seedOutbox, storeAfter } from '../../helpers/forwarding.js'
+import { forwardingPerTest } from '../../helpers/forwarding-per-test.js'
+import { until } from '../broker/harness.js'
 
-let up: ScriptedUpstream | undefined
-let gw: RunningGateway | undefined
-afterEach(async () => {
-  await gw?.stop()
-  await up?.close()
-})
-
-async function cloud(g: RunningGateway): Promise<ForwarderStatus> {
-  return (await g.gateway.status()).upstreams[0] as ForwarderStatus
-}
+const { scripted, gateway, cloud } = forwardingPerTest()
 
 test('no PUBACK within ackTimeoutMs: "stalled" since then in status and metrics, reconnect and resend; acknowledged again, all arrives', async () => {
-  const upstream = await ScriptedUpstream.start()
-  up = upstream
+  const upstream = await scripted()
   upstream.answer = () => 'ignore'
   const dataDir = await seedOutbox(readingsFrom(1, 10))
   const before = Date.now()
-  const g = await forwardingGateway(
-    dataDir,
-    cloudUpstream(upstream.url, { ackTimeoutMs: 400, keepaliveSec: 1 }),
-  )
-  gw = g
+  const g = await gateway(dataDir, upstream.url, { ackTimeoutMs: 400, keepaliveSec: 1 })
 
   expect(await until(async () => (await cloud(g)).state === 'stalled', 5000), 'state "stalled"').toBe(true)
   const stalled = await cloud(g)
@@ -72,15 +50,10 @@ test('no PUBACK within ackTimeoutMs: "stalled" since then in status and metrics,
 })
 
 test('a slow but acknowledging upstream is not stalled: each PUBACK comes within ackTimeoutMs', async () => {
-  const upstream = await ScriptedUpstream.start()
-  up = upstream
+  const upstream = await scripted()
   upstream.answer = () => ({ ack: 0, delayMs: 150 })
   const dataDir = await seedOutbox(readingsFrom(1, 8))
-  const g = await forwardingGateway(
-    dataDir,
-    cloudUpstream(upstream.url, { ackTimeoutMs: 400, maxInflight: 1 }),
-  )
-  gw = g
+  const g = await gateway(dataDir, upstream.url, { ackTimeoutMs: 400, maxInflight: 1 })
   expect(await until(async () => (await cloud(g)).position === 8, 10_000)).toBe(true)
   const s = await cloud(g)
   expect(s).toMatchObject({ state: 'connected', stalls: 0, stalledSince: undefined })
