@@ -1,6 +1,7 @@
 // The broker's session store on its own (issue #10, item 3), on a real LevelDB in a temp dir: each open is
 // a run whose broker id sorts after the last one's (messages queued in different runs keep their order),
-// the wills of earlier runs are gone, a store held by someone else is refused with a code that says so.
+// the wills of earlier runs are gone, answers come in the order they were asked, a store held by
+// someone else is refused with a code that says so.
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { afterEach, describe, expect, test } from 'vitest'
@@ -14,6 +15,14 @@ import { LogSink } from './harness.js'
 interface WillApi {
   putWill(client: { id: string }, packet: Record<string, unknown>): Promise<void>
   streamWill(): AsyncIterable<{ clientId: string; topic: string }>
+}
+
+/** aedes's incoming QoS 2 store, and its subscriptions. */
+interface IncomingApi {
+  incomingStorePacket(client: { id: string }, packet: object): Promise<void>
+  incomingGetPacket(client: { id: string }, packet: object): Promise<unknown>
+  addSubscriptions(client: { id: string }, subs: object[]): Promise<void>
+  subscriptionsByClient(client: { id: string }): Promise<unknown[]>
 }
 
 const open: SessionStore[] = []
@@ -61,6 +70,44 @@ describe('session store', () => {
     for await (const w of (second.persistence as WillApi).streamWill()) left.push(w.topic)
     expect(left).toEqual([])
     expect(logs.lines.find((l) => l.msg === 'session store open')).toMatchObject({ willsDropped: 1 })
+  })
+
+  // aedes asks for all packets of one socket read at once and relies on answers in that order.
+  test('answers in the order it was asked, refusals included', async () => {
+    const store = await openStore(join(tempDir(), 'broker'))
+    const incoming = store.persistence as IncomingApi
+    const client = { id: 'meter-1' }
+    const packet = (messageId: number) => ({
+      cmd: 'publish',
+      topic: 't',
+      payload: Buffer.from('x'),
+      qos: 2,
+      messageId,
+    })
+    await incoming.incomingStorePacket(client, packet(1))
+    // A slow first answer (reading 3,000 subscriptions): refusals that come back meanwhile wait their turn.
+    const subs = Array.from({ length: 3000 }, (_, i) => ({ topic: `cmd/${i}`, qos: 1 }))
+    await incoming.addSubscriptions(client, subs)
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    const answered: string[] = []
+    const slow = incoming.subscriptionsByClient(client).then(() => answered.push('slow'))
+    const asks = Array.from({ length: 60 }, (_, i) => {
+      const id = i % 3 === 0 ? 999 : 1 // 999: not held, refused ("no such packet")
+      return incoming.incomingGetPacket(client, packet(id)).then(
+        () => answered.push(`${i} held`),
+        () => answered.push(`${i} refused`),
+      )
+    })
+    await Promise.all([slow, ...asks])
+    await new Promise((r) => setImmediate(r))
+    process.off('unhandledRejection', onUnhandled)
+    expect(answered).toEqual([
+      'slow',
+      ...Array.from({ length: 60 }, (_, i) => `${i} ${i % 3 === 0 ? 'refused' : 'held'}`),
+    ])
+    expect(unhandled, 'a refusal that came back before its turn was not handled').toEqual([])
   })
 
   test('a store held open by someone else: OUTPOST_SESSION_STORE_LOCKED, retryable', async () => {
