@@ -82,22 +82,38 @@ export async function openSessionStore(dir: string, log: Logger): Promise<Sessio
 /**
  * The persistence, with every promise it returns settled in the order of the calls that made them (the
  * work itself still runs at once). `setup` is left alone: aedes checks that it is an async function.
+ * Most calls find nothing pending (an ingest with no persistent subscribers asks only the in-memory
+ * subscription tree): those are passed through as they are.
  */
 function inCallOrder<T extends object>(persistence: T): T {
+  let pending = 0
   let last: Promise<unknown> = Promise.resolve()
-  const settled = () => undefined
+  const settled = () => {
+    pending--
+  }
+  const ignore = () => undefined
+  const wrapped = new Map<PropertyKey, (...args: unknown[]) => unknown>()
   return new Proxy(persistence, {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver)
       if (typeof value !== 'function' || key === 'setup') return value
-      return (...args: unknown[]) => {
-        const result: unknown = value.apply(target, args)
-        if (!(result instanceof Promise)) return result // a stream, read in order already
-        result.catch(settled) // handled: a rejection is passed on in its turn (else Node exits on it)
-        const inTurn = last.then(() => result)
-        last = inTurn.then(settled, settled)
-        return inTurn
+      let fn = wrapped.get(key)
+      if (!fn) {
+        fn = (...args: unknown[]) => {
+          const result: unknown = value.apply(target, args)
+          if (!(result instanceof Promise)) return result // a stream, read in order already
+          let inTurn: Promise<unknown> = result
+          if (pending > 0) {
+            result.catch(ignore) // handled: a rejection is passed on in its turn (else Node exits on it)
+            inTurn = last.then(() => result)
+          }
+          pending++
+          last = inTurn.then(settled, settled)
+          return inTurn
+        }
+        wrapped.set(key, fn)
       }
+      return fn
     },
   })
 }
