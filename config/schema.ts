@@ -169,6 +169,15 @@ const broker = z.strictObject({
     .max(600_000)
     .default(30_000)
     .describe('A connection that sends no CONNECT within this time is closed (counted as connect_timeout).'),
+  // Issue #10, item 3: local sessions survive a restart (gateway/broker/session-store.ts).
+  persistence: z
+    .enum(['level', 'memory'])
+    .default('level')
+    .describe(
+      'Where the broker keeps retained messages and persistent sessions (clean: false: subscriptions and ' +
+        'the QoS 1/2 messages queued for them). level: a LevelDB in <dataDir>/broker, kept across restarts. ' +
+        'memory: lost on every restart.',
+    ),
 })
 
 const durability = z.enum(['fsync', 'batch', 'none'])

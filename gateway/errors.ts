@@ -25,6 +25,10 @@ export const GATEWAY_ERROR_CODES = [
   'OUTPOST_UPSTREAM_STALLED',
   /** An upstream's config asks for something this build cannot do (e.g. a compression codec). */
   'OUTPOST_UPSTREAM_UNSUPPORTED',
+  /** The broker's session store (<dataDir>/broker) is locked by another process. */
+  'OUTPOST_SESSION_STORE_LOCKED',
+  /** The broker's session store could not be opened (even after LevelDB's repair), or its contents read. */
+  'OUTPOST_SESSION_STORE_OPEN_FAILED',
   /** Stopping did not finish within its deadline. */
   'OUTPOST_STOP_TIMEOUT',
 ] as const

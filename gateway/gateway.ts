@@ -16,7 +16,7 @@ import type { ForwarderStatus } from './forward/mqtt-forwarder.js'
 import { HttpServer } from './http/http-server.js'
 import { createIngest } from './ingest.js'
 import type { Logger } from './logger.js'
-import { createSerialDevices, createUpstreams } from './optional-parts.js'
+import { createSerialDevices, createUpstreams, sessionStoreOpener } from './optional-parts.js'
 import { PendingBytes } from './pending-bytes.js'
 import { type ProcessStats, processStats } from './process-stats.js'
 import { Router } from './router.js'
@@ -118,11 +118,13 @@ export class Gateway {
       this.router = router
       this.pending = pending
       const ingest = createIngest(router, outbox, { pending, now })
+      const brokerLog = this.log.child({ part: 'broker' })
       const broker = new Broker({
         config: config.broker,
         ingest,
         pending,
-        logger: this.log.child({ part: 'broker' }),
+        logger: brokerLog,
+        openStore: sessionStoreOpener(config, brokerLog),
       })
       this.broker = broker
       this.devices = await createSerialDevices(config, ingest, broker, this.log.child({ part: 'devices' }))

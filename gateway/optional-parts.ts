@@ -1,11 +1,14 @@
 // The parts a config may not use, loaded only when it does: the MQTT forwarders and downlinks (mqtt.js),
-// the Kafka forwarders (@platformatic/kafka) and the serial devices (serialport). Each library costs
-// memory as soon as it is imported — measured on the development VM, resident memory added by the
-// import alone: @platformatic/kafka 36 MiB, serialport 8 MiB, mqtt.js 8 MiB — and a Pi Zero has 512 MiB.
+// the Kafka forwarders (@platformatic/kafka), the serial devices (serialport) and the broker's session
+// store (aedes-persistence-level). Each library costs memory as soon as it is imported — measured on the
+// development VM, resident memory added by the import alone: @platformatic/kafka 36 MiB, serialport
+// 8 MiB, mqtt.js 8 MiB — and a Pi Zero has 512 MiB.
+import { join } from 'node:path'
 import type { Config } from '../config/schema.js'
 import type { SerialDevices } from '../devices/serial/serial-devices.js'
 import type { Outbox } from '../store/outbox.js'
 import type { Broker } from './broker/broker.js'
+import type { SessionStore } from './broker/session-store.js'
 import type { Downlink } from './forward/downlink.js'
 import type { Forwarder } from './forward/forwarder.js'
 import type { ConnectFn } from './forward/mqtt-connection.js'
@@ -101,4 +104,16 @@ export async function createSerialDevices(
     publish: createDevicePublish(ingest, (msg) => broker.publishLocal(msg), log),
     logger: log,
   })
+}
+
+/**
+ * How the broker opens its session store: a LevelDB in <dataDir>/broker (broker.persistence: level), or
+ * undefined (memory: aedes's own, lost on restart).
+ */
+export function sessionStoreOpener(config: Config, log: Logger): (() => Promise<SessionStore>) | undefined {
+  if (config.broker.persistence !== 'level') return undefined
+  return async () => {
+    const { openSessionStore } = await import('./broker/session-store.js')
+    return openSessionStore(join(config.dataDir, 'broker'), log)
+  }
 }

@@ -3,9 +3,12 @@
 // Durability happens in aedes's authorizePublish hook (publish-path.ts): aedes sends a QoS 1 PUBACK
 // (QoS 2 PUBREC) only after that callback, so the callback waits for the outbox commit. The `published`
 // hook runs after the PUBACK and is not used for durability. Local subscribers and retained messages
-// work as in any broker. This file owns the connections: accepting them (the wire guard, the CONNECT
-// timeout, the socket gauge), authenticating them (and giving each its limits), and their errors.
+// work as in any broker; with a session store (session-store.ts) they, and persistent sessions with
+// the messages queued for them, survive a restart. This file owns the connections: accepting them (the
+// wire guard, the CONNECT timeout, the socket gauge), authenticating them (and giving each its limits),
+// and their errors.
 
+import type { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes'
 import type { Config } from '../../config/schema.js'
@@ -20,6 +23,7 @@ import { attachState, type ConnectionState, newConnectionState, stateOf } from '
 import { type Listener, openListener } from './listeners.js'
 import { PublishPath } from './publish-path.js'
 import type { IncomingStore } from './qos2-once.js'
+import type { SessionStore } from './session-store.js'
 import { guardWire, type WireVerdict } from './wire-guard.js'
 
 export type { BrokerCounters } from './broker-counters.js'
@@ -32,6 +36,8 @@ export interface BrokerOptions {
   logger: Logger
   /** Monotonic milliseconds for the limits (default performance.now). */
   clock?: () => number
+  /** Opens the session store at start (closed at stop); without it, aedes keeps sessions in memory. */
+  openStore?: (() => Promise<SessionStore>) | undefined
 }
 
 export interface LocalMessage {
@@ -43,6 +49,7 @@ export interface LocalMessage {
 
 export class Broker {
   private aedes: Aedes | undefined
+  private store: SessionStore | undefined
   private listeners: Listener[] = []
   private readonly acl: Acl
   private readonly log: Logger
@@ -87,31 +94,14 @@ export class Broker {
   }
 
   async start(): Promise<void> {
-    const aedes = await Aedes.createBroker({
-      preConnect: (client, _packet, done) => {
-        // The CONNECT arrived: our connect timeout is over (see accept).
-        const state = stateOf(client)
-        if (state) clearTimeout(state.connectTimer)
-        done(null, true)
-      },
-      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => this.publishes.authorize(client, packet, done),
-      authorizeSubscribe: (client, sub, done) => {
-        const principal = stateOf(client)?.principal
-        if (principal && !Acl.canSubscribe(principal, sub.topic)) {
-          this.counters.refusedSubscriptions++
-          this.log.warn({ client: client.id, topic: sub.topic }, 'subscription refused by ACL')
-          return done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3]
-        }
-        done(null, sub)
-      },
-      maxClientsIdLength: 128,
-      queueLimit: 100,
-      heartbeatInterval: 60_000,
-      // Ours (accept) closes first and counts it; aedes's own is a backstop.
-      connectTimeout: this.opts.config.connectTimeoutMs * 2,
-    })
-    this.aedes = aedes
+    try {
+      this.store = await this.opts.openStore?.()
+      this.aedes = await this.createAedes(this.store)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    const aedes = this.aedes
     aedes.on('keepaliveTimeout', (client) => {
       // aedes closes it next, with an error that carries no code: counted here, not as malformed.
       const state = stateOf(client)
@@ -123,6 +113,10 @@ export class Broker {
     })
     aedes.on('clientError', (client, err) => this.onClientError(client, err))
     aedes.on('connectionError', (client, err) => this.onClientError(client, err))
+    // aedes emits 'error' when the session store fails under it (reading wills, queueing for offline
+    // sessions); unheard, EventEmitter would throw it and take the gateway down. (Its types leave it out.)
+    const emitter: EventEmitter = aedes
+    emitter.on('error', (err: Error) => this.log.error({ err }, 'local broker error (session store)'))
 
     try {
       for (const config of this.opts.config.listeners) {
@@ -155,9 +149,9 @@ export class Broker {
     })
   }
 
-  /** Stops accepting connections, then closes every client. Idempotent. */
+  /** Stops accepting connections, then closes every client, then the session store. Idempotent. */
   async stop(): Promise<void> {
-    if (this.stopping && !this.aedes) return
+    if (this.stopping && !this.aedes && !this.store) return
     this.stopping = true
     const closing = this.listeners.map((l) => l.close())
     this.listeners = []
@@ -165,6 +159,40 @@ export class Broker {
     this.aedes = undefined
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()))
     await Promise.all(closing)
+    // After aedes: closing clients write to the store. A will (published as aedes closes its client)
+    // reaches the store only once the outbox has committed it; if that is after this, the will is still
+    // forwarded upstream, but not retained or queued locally.
+    const store = this.store
+    this.store = undefined
+    if (store) await store.close()
+  }
+
+  private createAedes(store: SessionStore | undefined): Promise<Aedes> {
+    return Aedes.createBroker({
+      ...(store ? { id: store.brokerId, persistence: store.persistence } : {}),
+      preConnect: (client, _packet, done) => {
+        // The CONNECT arrived: our connect timeout is over (see accept).
+        const state = stateOf(client)
+        if (state) clearTimeout(state.connectTimer)
+        done(null, true)
+      },
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.publishes.authorize(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => {
+        const principal = stateOf(client)?.principal
+        if (principal && !Acl.canSubscribe(principal, sub.topic)) {
+          this.counters.refusedSubscriptions++
+          this.log.warn({ client: client.id, topic: sub.topic }, 'subscription refused by ACL')
+          return done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3]
+        }
+        done(null, sub)
+      },
+      maxClientsIdLength: 128,
+      queueLimit: 100,
+      heartbeatInterval: 60_000,
+      // Ours (accept) closes first and counts it; aedes's own is a backstop.
+      connectTimeout: this.opts.config.connectTimeoutMs * 2,
+    })
   }
 
   private accept(stream: Duplex, req: Parameters<Aedes['handle']>[1], remote: string): void {

@@ -2,6 +2,7 @@
 // sysexits status (README, "Exit statuses"). The JSON log keeps the details; this line goes to stderr,
 // which systemd's journal shows next to it.
 import { userInfo } from 'node:os'
+import { join } from 'node:path'
 import type { Config } from '../../config/schema.js'
 import { isOutboxError } from '../../store/errors.js'
 import { GatewayError } from '../errors.js'
@@ -93,6 +94,28 @@ export function startFailure(err: unknown, where: Where): StartFailure {
     )
   }
   if (isOutboxError(err, 'OUTPOST_OUTBOX_NO_SPACE')) return dataDirFailure({ code: 'ENOSPC' }, where)
+  if (err instanceof GatewayError && err.code === 'OUTPOST_SESSION_STORE_LOCKED') {
+    return fail(
+      EXIT.TEMPFAIL,
+      `the broker's session store in ${join(config.dataDir, 'broker')} is in use by another process`,
+      `stop it first (\`systemctl status outpost\`), or give this gateway another dataDir in ${file}`,
+    )
+  }
+  if (err instanceof GatewayError && err.code === 'OUTPOST_SESSION_STORE_OPEN_FAILED') {
+    const cause = errnoOf(err)
+    if (cause?.code === 'EACCES' || cause?.code === 'EPERM') {
+      return fail(
+        EXIT.CANTCREAT,
+        err.message,
+        `let ${runningUser()} write there (chown -R ${runningUser()} ${config.dataDir}), or set dataDir in ${file}`,
+      )
+    }
+    return fail(
+      EXIT.IOERR,
+      err.message,
+      `the card may be damaged or failing (dmesg); to start without the stored sessions, move ${join(config.dataDir, 'broker')} aside or set broker.persistence: memory in ${file}`,
+    )
+  }
   const levelCode = (err as { code?: unknown }).code
   if (
     isOutboxError(err, 'OUTPOST_OUTBOX_OPEN_FAILED') ||

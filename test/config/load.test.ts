@@ -125,6 +125,7 @@ describe('defaults', () => {
         limits: { messagesPerSec: 1000, bytesPerSec: MiB, burstSec: 2, maxThrottledSec: 10 },
         maxPendingBytes: 8 * MiB,
         connectTimeoutMs: 30000,
+        persistence: 'level',
       },
       outbox: {
         durability: 'fsync',

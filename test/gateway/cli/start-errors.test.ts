@@ -1,13 +1,14 @@
 // `outpost start` failing to start, as a real process (#10): each failure is one human line on stderr
 // (what, where, what to do) next to the JSON log, and a sysexits status a script or systemd can act on.
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
 import { connectAsync } from 'mqtt'
 import { afterAll, describe, expect, test } from 'vitest'
 import { freePort } from '../../../scripts/ci/mosquitto.js'
-import { runCli } from '../../helpers/cli.js'
+import { CLI_JS, runCli } from '../../helpers/cli.js'
 import { GatewayProcess } from '../../helpers/gateway-process.js'
 import { needs } from '../../helpers/needs.js'
 import { tempDir } from '../../helpers/tmp.js'
@@ -167,6 +168,51 @@ describe('outpost start: failures a person can act on', () => {
       ),
     )
     expect(await first.stop()).toBe(0)
+  })
+
+  test("the broker's session store is held by another process: exit 75 saying so, and what to do", async () => {
+    const { dir, file } = writeConfig({})
+    const store = join(dir, 'data', 'broker')
+    mkdirSync(join(dir, 'data'))
+    const holder = new ClassicLevel(store)
+    await holder.open()
+    try {
+      const r = await runCli(['start', '--config', file], { timeoutMs: 20_000 })
+      expect(r.code, r.stderr).toBe(75)
+      expect(humanLines(r.stderr)).toEqual([
+        `outpost: cannot start: the broker's session store in ${store} is in use by another process — stop it first (\`systemctl status outpost\`), or give this gateway another dataDir in ${file}`,
+      ])
+    } finally {
+      await holder.close()
+    }
+  })
+
+  // A gateway once started with sudo leaves root's files behind; LevelDB's error has no errno to say so.
+  test("a session store the gateway's user cannot write: exit 73 with the chown to run", async (ctx) => {
+    const nobody = 65534
+    const readable = (path: string) =>
+      spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(path)})`], {
+        uid: nobody,
+        gid: nobody,
+      }).status === 0
+    const root = process.getuid?.() === 0
+    if (!needs('root, and a checkout the user nobody can read', root && readable(CLI_JS))) return ctx.skip()
+    const { dir, file } = writeConfig({})
+    chmodSync(dir, 0o755)
+    chmodSync(file, 0o644)
+    const data = join(dir, 'data')
+    mkdirSync(join(data, 'broker'), { recursive: true })
+    chownSync(data, nobody, nobody) // the data dir and the outbox are nobody's; broker/ stays root's
+    const r = spawnSync(process.execPath, [CLI_JS, 'start', '--config', file], {
+      uid: nobody,
+      gid: nobody,
+      encoding: 'utf8',
+      timeout: 20_000,
+    })
+    expect(r.status, r.stderr).toBe(73)
+    expect(humanLines(r.stderr)).toEqual([
+      `outpost: cannot start: cannot open the session store in ${join(data, 'broker')}: IO error: ${join(data, 'broker', 'LOCK')}: Permission denied — let nobody write there (chown -R nobody ${data}), or set dataDir in ${file}`,
+    ])
   })
 
   test('start --help: the usage and the config search order on stdout, exit 0', async () => {
