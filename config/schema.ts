@@ -546,7 +546,9 @@ export const configSchema = z
       ),
     dataDir: filePath
       .default('./data')
-      .describe('The outbox lives here (relative paths are relative to the working directory)'),
+      .describe(
+        'The outbox (outbox/) and the local session store (broker/) live here; relative paths are relative to the working directory',
+      ),
     log: log.prefault({}),
     broker: broker.prefault({}),
     outbox: outbox.prefault({}),

@@ -203,6 +203,9 @@ broker:
 
 outbox:
   durability: fsync # PUBACK only after the reading is on disk
+  # Readings wait up to 50 ms to share an fsync with others (the PUBACK still follows it): at 500
+  # readings/s, 630 bytes written to the card per reading instead of 7.4 KB (README: SD-card wear).
+  commitDelayMs: 50
   maxBytes: 1GiB
   whenFull: reject
 

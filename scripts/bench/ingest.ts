@@ -76,12 +76,13 @@ const FLAGS = [
   'gateway-node-args',
   'client',
   'durability',
+  'broker-persistence',
 ] as const
 
 const USAGE = `usage: npm run bench -- ingest [--messages N] [--clients C] [--inflight W] [--seconds S]
          [--repeats R] [--warmup N] [--latency-messages N] [--latency-seconds S]
          [--payload-bytes B] [--brokers outpost,outpost-pi,aedes-memory,mosquitto] [--client raw|mqttjs]
-         [--durability fsync|batch|none] [--dir PARENT] [--cpu-prof DIR] [--gateway-node-args ARGS]
+         [--durability fsync|batch|none] [--broker-persistence level|memory] [--dir PARENT] [--cpu-prof DIR] [--gateway-node-args ARGS]
   --messages          messages per throughput run (default 200000)
   --clients           MQTT clients (default 10)
   --inflight          QoS 1 publishes in flight per client in the throughput runs (default 100)
@@ -94,6 +95,7 @@ const USAGE = `usage: npm run bench -- ingest [--messages N] [--clients C] [--in
   --client            load client: raw (hand-encoded MQTT, light enough to saturate a broker; default)
                       or mqttjs (mqtt.js 5, about as costly per message as the brokers)
   --durability        outpost's outbox durability (default fsync, the mode the targets are set for)
+  --broker-persistence  outpost's local session store (default level, as configured by default)
   --dir               parent of the temporary dir (default os.tmpdir())
   --cpu-prof          write a V8 CPU profile of the gateway child into DIR (on stop)
   --gateway-node-args more arguments for node running the gateway (space-separated, e.g. --import X)`
@@ -111,6 +113,8 @@ interface Options {
   brokers: BrokerName[]
   client: LoadClient
   durability: Durability
+  /** The gateway's broker.persistence (its local session store). */
+  brokerPersistence: 'level' | 'memory'
   parent: string
   /** Arguments for node running the gateway child (--cpu-prof and --gateway-node-args). */
   gatewayNodeArgs: string[]
@@ -211,6 +215,7 @@ function parseOptions(args: string[]): Options {
     brokers: listFlag(flags, 'brokers', BROKERS, BROKERS) as BrokerName[],
     client: choiceFlag(flags, 'client', 'raw', LOAD_CLIENTS),
     durability: choiceFlag(flags, 'durability', 'fsync', DURABILITIES),
+    brokerPersistence: choiceFlag(flags, 'broker-persistence', 'level', ['level', 'memory'] as const),
     parent: flags.get('dir') ?? tmpdir(),
     gatewayNodeArgs: gatewayNodeArgs(flags),
   }
@@ -239,7 +244,10 @@ async function startBroker(name: BrokerName, root: string, opts: Options): Promi
         outbox: profile?.outbox,
         // Each load client publishes far beyond a device's default limits: limits on, set not to bite,
         // so their per-message cost is measured with the rest.
-        broker: { limits: { messagesPerSec: 1e9, bytesPerSec: 2 ** 40 } },
+        broker: {
+          limits: { messagesPerSec: 1e9, bytesPerSec: 2 ** 40 },
+          persistence: opts.brokerPersistence,
+        },
       })
       return { name, url: gw.url, pid: gw.pid, acked: 0, stop: () => gw.stop(), gateway: gw }
     }

@@ -2,7 +2,8 @@
 //   default  node with no flags, LevelDB at classic-level's own sizes (8 MiB cache, 4 MiB memtable,
 //            1000 open files): what a gateway run by hand on a big machine would use;
 //   pi       what an installed gateway runs with: the node flags of systemd/outpost.service's ExecStart
-//            (read from the unit, so the benchmark measures what ships) and the config's defaults.
+//            (read from the unit, so the benchmark measures what ships), the config's defaults, and the
+//            commit delay scripts/install.sh writes into the config.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -12,6 +13,9 @@ export interface Profile {
   /** Merged into the gateway config's outbox section. */
   outbox: Record<string, unknown>
 }
+
+/** outbox.commitDelayMs in the config scripts/install.sh writes (test/scripts/install.test.ts checks). */
+export const PI_COMMIT_DELAY_MS = 50
 
 export const CLASSIC_LEVEL_SIZES = {
   cacheSize: 8 * 2 ** 20,
@@ -50,7 +54,12 @@ export function profiles(names: readonly string[], extraNodeArgs: string[]): Pro
   return names.map((name) => {
     if (name === 'default')
       return { name, nodeArgs: [...extraNodeArgs], outbox: { leveldb: CLASSIC_LEVEL_SIZES } }
-    if (name === 'pi') return { name, nodeArgs: [...unitNodeArgs(), ...extraNodeArgs], outbox: {} }
+    if (name === 'pi')
+      return {
+        name,
+        nodeArgs: [...unitNodeArgs(), ...extraNodeArgs],
+        outbox: { commitDelayMs: PI_COMMIT_DELAY_MS },
+      }
     throw new Error(`--profiles: unknown profile "${name}" (default, pi)`)
   })
 }

@@ -42,6 +42,11 @@ function run(bin: string, args: string[], input = '', timeoutMs = 20_000): Promi
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
+    // A client that exits before reading all of its stdin (refused, say) makes the write fail with
+    // EPIPE: its exit status and stderr tell the test what happened.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') stderr += `\n[test harness] stdin: ${err.message}`
+    })
     child.stdin.end(input)
   })
 }

@@ -89,8 +89,10 @@ describe.runIf(ready)('systemd notify', () => {
 
     // A blocked loop sends nothing; the pings resume when it is free again.
     gateway.child.kill('SIGUSR2')
-    await until('the block to end', () => existsSync(blockLog), BLOCK_MS + 10_000)
-    const { start, end } = JSON.parse(readFileSync(blockLog, 'utf8')) as { start: number; end: number }
+    // The file appears before its line is written: wait for a whole line.
+    const blockLine = () => (existsSync(blockLog) ? readFileSync(blockLog, 'utf8') : '')
+    await until('the block to end', () => blockLine().endsWith('\n'), BLOCK_MS + 10_000)
+    const { start, end } = JSON.parse(blockLine()) as { start: number; end: number }
     const afterBlock = withField('WATCHDOG=1').length
     await until('pings after the block', () => withField('WATCHDOG=1').length >= afterBlock + 2, 5000)
     // A helper spawned just before the block may still deliver early in it (it is another process).

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, test } from 'vitest'
-import { unitNodeArgs } from '../../scripts/bench/profiles.js'
+import { PI_COMMIT_DELAY_MS, unitNodeArgs } from '../../scripts/bench/profiles.js'
 import { freePort } from '../../scripts/ci/mosquitto.js'
 import { type LineChild, spawnLines } from '../helpers/child.js'
 import { type Cloud, createCloud, haveMosquitto, publishReadings } from '../helpers/e2e.js'
@@ -81,6 +81,10 @@ describe('scripts/install.sh', () => {
       expect(first.stdout).toContain(`${bin} passwd sensor-1`)
       expect(first.stdout).toContain('http://127.0.0.1:9180/api/status')
       expect(readFileSync(config, 'utf8')).toMatch(/^gatewayId: pi-test-1$/m)
+      // The Pi profile's commit delay, as the benchmarks measure it.
+      expect(readFileSync(config, 'utf8')).toMatch(
+        new RegExp(`^  commitDelayMs: ${PI_COMMIT_DELAY_MS}$`, 'm'),
+      )
       for (const f of [
         'dist/gateway/cli.js',
         'node_modules/classic-level/package.json',
