@@ -46,6 +46,7 @@ import { dirBytes, keepHigher, type OutboxCounters, zeroCounters } from './outbo
 import { cursorStats, type OutboxStats } from './outbox-stats.js'
 import type { OutboxRecord, StoredRecord } from './record-codec.js'
 import { SegmentReader } from './segment-reader.js'
+import { syncLogFiles } from './sync-logs.js'
 
 export type { AppendCallback } from './group-commit.js'
 export type { WhenFull } from './limits.js'
@@ -87,11 +88,8 @@ export class Outbox {
     this.log = options.logger
     this.now = options.now
     this.syncIntervalMs = options.syncIntervalMs
-    this.disk = new DiskGuard({
-      dir: options.dir,
-      minFreeBytes: options.minFreeDiskBytes,
-      reserveBytes: options.reserveBytes,
-    })
+    const { minFreeDiskBytes: minFreeBytes, reserveBytes } = options
+    this.disk = new DiskGuard({ dir: options.dir, minFreeBytes, reserveBytes })
     this.damage = new Damage(this.log)
     this.reader = new SegmentReader((first, last, why) => {
       this.counters.lostCorrupt += this.damage.unreadable(first, last, why)
@@ -139,6 +137,7 @@ export class Outbox {
       disk: this.disk,
       now: this.now,
       writeBatch: options.writeBatch ?? defaultBatchWriter,
+      syncOlderLogs: () => syncLogFiles(join(this.dir, 'outbox')),
       onDeleted: (bytes) => this.compactor.deleted(bytes),
       onAppended: () => this.appendWaiters.appended(this.writer.state.lastSeq),
       onLost: (first, last, count) => this.damage.missing(first, last, count),
