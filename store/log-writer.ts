@@ -44,10 +44,10 @@ export interface LogWriterOptions {
   now: () => number
   writeBatch: BatchWriter
   /**
-   * Before a synced write in batch mode: makes everything LevelDB wrote before it durable too (its
-   * older log files: sync-logs.ts).
+   * Before a synced write in batch mode: makes everything LevelDB wrote before it durable too (every
+   * log file of the database: sync-logs.ts).
    */
-  syncOlderLogs(): Promise<void>
+  syncLogs(): Promise<void>
   /** Records were deleted (log bytes freed), for compaction. */
   onDeleted(bytes: number): void
   /** Appends were adopted (lastSeq moved). */
@@ -196,7 +196,7 @@ export class LogWriter {
     const syncNow = this.syncRequested || (this.opts.durability === 'fsync' && accepted.length > 0)
     this.syncRequested = false
 
-    if (syncNow && this.opts.durability !== 'fsync') await this.opts.syncOlderLogs()
+    if (syncNow && this.opts.durability !== 'fsync') await this.opts.syncLogs()
     await this.opts.writeBatch(batch, { sync: syncNow })
     this.writes.batches++
     this.writes.bytes += bytes
@@ -228,7 +228,7 @@ export class LogWriter {
   async syncState(): Promise<void> {
     const b = this.opts.db().batch()
     b.put(STATE_KEY, Buffer.from(this.stateText(this.state)))
-    if (this.opts.durability !== 'fsync') await this.opts.syncOlderLogs()
+    if (this.opts.durability !== 'fsync') await this.opts.syncLogs()
     await this.opts.writeBatch(b, { sync: true })
   }
 

@@ -137,7 +137,7 @@ export class Outbox {
       disk: this.disk,
       now: this.now,
       writeBatch: options.writeBatch ?? defaultBatchWriter,
-      syncOlderLogs: () => syncLogFiles(join(this.dir, 'outbox')),
+      syncLogs: () => syncLogFiles(join(this.dir, 'outbox')),
       onDeleted: (bytes) => this.compactor.deleted(bytes),
       onAppended: () => this.appendWaiters.appended(this.writer.state.lastSeq),
       onLost: (first, last, count) => this.damage.missing(first, last, count),

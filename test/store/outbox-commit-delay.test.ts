@@ -55,6 +55,21 @@ describe('commitDelayMs', () => {
     expect((await outbox.stats()).writes.synced).toBe(10)
   })
 
+  test('enough appends at once (256 records) are written without waiting out the delay', async () => {
+    const { synced, writeBatch } = syncLog()
+    const outbox = await open({ commitDelayMs: 5_000, writeBatch })
+    const t0 = performance.now()
+    await Promise.all(Array.from({ length: 300 }, (_, i) => outbox.append([rec(i)])))
+    expect(performance.now() - t0).toBeLessThan(2_000)
+    expect(synced.length).toBeGreaterThanOrEqual(1)
+    // The rest, fewer than 256, waited for company: the delay still holds for a sparse remainder.
+    const late = outbox.append([rec(300)])
+    const raced = await Promise.race([late.then(() => 'written'), sleep(300).then(() => 'waiting')])
+    expect(raced).toBe('waiting')
+    await outbox.flush()
+    await late
+  })
+
   test('flush() and close() write at once, without waiting for the delay', async () => {
     const outbox = await open({ commitDelayMs: 5_000 })
     const appended = outbox.append([rec(1)])
